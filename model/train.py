@@ -1,0 +1,235 @@
+"""Training one trial: AdamW with warm-up, EMA weights, gradient clipping, periodic evaluation.
+
+Choices the paper leaves open (documented in README): AdamW (betas 0.9/0.999), linear warm-up then a
+constant learning rate, gradient norm clipped at ``train.grad_clip``, EMA of the weights used for every
+evaluation, bf16 autocast on CUDA. Evaluation uses its own fixed-seed generator, so it never disturbs the
+training random stream and a resumed run reproduces an uninterrupted one bit for bit on CPU.
+
+Example::
+
+    from model.config import from_preset
+    from model.train import train
+    history = train(from_preset("micro"), on_eval=lambda step, metrics, trainer: print(step, metrics["phase"]))
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from model.config import Config
+from model.data import BumpDataset, eval_conditions, probe_grid
+from model.diffusion import NoiseSchedule
+from model.metrics import phase_of, probe_metrics, sample_metrics
+from model.unet import UNet
+
+LATENT_COMPONENTS = 10  # principal components of the probe activations kept for plots
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the trial cannot go on."""
+
+
+@dataclass
+class Evaluation:
+    """One evaluation: scalar metrics plus the arrays reports draw (samples, probe latents)."""
+
+    step: int
+    metrics: dict[str, Any]
+    samples: np.ndarray  # (n, N, N) in [0, 1], in-distribution conditions first, then held-out ones
+    targets: np.ndarray  # (n, 2) requested (x, y)
+    latents: np.ndarray  # (G*G, k) probe activations projected on their top principal components
+    probe_xy: np.ndarray  # (G*G, 2) probe conditions
+
+    def save(self, path: Path) -> None:
+        np.savez_compressed(
+            path, step=self.step, samples=self.samples.astype(np.float16), targets=self.targets,
+            latents=self.latents.astype(np.float32), probe_xy=self.probe_xy,
+        )
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("train.device: cuda requested but torch sees no GPU; use train.device=auto or cpu")
+    return torch.device(name)
+
+
+class Trainer:
+    """Holds everything a trial needs; ``run`` trains to ``train.steps``, evaluating every ``eval.every``."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        tc = config.train
+        if tc.threads > 0:
+            torch.set_num_threads(tc.threads)
+        self.device = resolve_device(tc.device)
+        torch.manual_seed(tc.seed)  # weight init
+        self.data = BumpDataset(config.data, seed=tc.seed, device=self.device)
+        self.schedule = NoiseSchedule(config.diffusion, self.device)
+        self.model = UNet(config.model, config.data.image_size, config.diffusion.timesteps).to(self.device)
+        self.ema = copy.deepcopy(self.model).requires_grad_(False)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+        self.generator = torch.Generator(self.device).manual_seed(tc.seed)
+        self.step = 0
+        self.elapsed = 0.0  # training + evaluation seconds, summed across resumes
+        self.history: list[dict[str, Any]] = []
+        self.evaluation: Evaluation | None = None
+        self._loss_sum = torch.zeros((), device=self.device)
+        self._loss_count = 0
+        self._params = list(self.model.parameters())
+        self._ema_params = list(self.ema.parameters())
+
+    @property
+    def n_parameters(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def train_step(self) -> None:
+        tc = self.config.train
+        lr = tc.lr * min(1.0, (self.step + 1) / max(1, tc.warmup_steps))
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        x0, centres = self.data.sample(tc.batch_size, self.generator)
+        with self._autocast():
+            loss = self.schedule.loss(self.model, x0, centres, self.generator)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self._params, tc.grad_clip)
+        self.optimizer.step()
+        torch._foreach_lerp_(self._ema_params, self._params, 1 - tc.ema_decay)
+        self._loss_sum += loss.detach()  # no .item(): no device sync in the hot loop
+        self._loss_count += 1
+        self.step += 1
+
+    @torch.no_grad()
+    def evaluate(self) -> Evaluation:
+        """Sample every evaluation condition with the EMA model, probe its representation, score both."""
+        cfg, ec = self.config, self.config.eval
+        self.ema.eval()
+        gen = torch.Generator(self.device).manual_seed(ec.seed)
+        in_dist, held_out = eval_conditions(cfg.data, ec.n_samples, ec.seed)
+        targets = np.concatenate([in_dist, held_out])
+        cond = torch.from_numpy(targets).to(self.device)
+        shape = (len(targets), 1, cfg.data.image_size, cfg.data.image_size)
+        with self._autocast():
+            if ec.sampler == "ddim":
+                x = self.schedule.sample_ddim(self.ema, cond, shape, gen, steps=ec.ddim_steps)
+            else:
+                x = self.schedule.sample_ddpm(self.ema, cond, shape, gen)
+        samples = ((x[:, 0].float().clamp(-1, 1) + 1) / 2).cpu().numpy()
+
+        periodic = cfg.data.boundary == "periodic"
+        metrics: dict[str, Any] = sample_metrics(samples[: len(in_dist)], in_dist, ec.tol, periodic)
+        if len(held_out):
+            held = sample_metrics(samples[len(in_dist):], held_out, ec.tol, periodic)
+            metrics.update({f"holdout_{k}": v for k, v in held.items()})
+
+        activations, probe_xy = self.probe(gen)
+        metrics.update(probe_metrics(activations, ec.probe_grid))
+        metrics["phase"] = phase_of(metrics["frac_single"], metrics["acc"], ec.phase_single, ec.phase_acc)
+        centred = activations - activations.mean(axis=0)
+        _, _, vt = np.linalg.svd(centred, full_matrices=False)
+        latents = centred @ vt[:LATENT_COMPONENTS].T
+        return Evaluation(self.step, metrics, samples, targets, latents, probe_xy)
+
+    def probe(self, gen: torch.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Activations (G*G, D) of the probe layer over the grid of conditions, one fixed noise image."""
+        cfg, ec = self.config, self.config.eval
+        layers = self.ema.probe_layers()
+        if ec.probe_layer not in layers:
+            raise ValueError(f"eval.probe_layer: unknown layer {ec.probe_layer!r}; choose one of {', '.join(layers)}")
+        xy = probe_grid(cfg.data, ec.probe_grid)
+        n = cfg.data.image_size
+        noise = torch.randn((1, 1, n, n), generator=gen, device=self.device).expand(len(xy), -1, -1, -1)
+        t = torch.full((len(xy),), int(ec.probe_t * cfg.diffusion.timesteps), device=self.device)
+        captured: list[torch.Tensor] = []
+        hook = layers[ec.probe_layer].register_forward_hook(lambda _m, _i, out: captured.append(out))
+        try:
+            with self._autocast():
+                self.ema(noise, t, torch.from_numpy(xy).to(self.device))
+        finally:
+            hook.remove()
+        return captured[0].float().flatten(1).cpu().numpy().astype(np.float64), xy
+
+    def run(self, on_eval: Callable[[int, dict[str, Any], Trainer], None] | None = None) -> list[dict[str, Any]]:
+        """Train to ``train.steps``; after each evaluation call ``on_eval(step, metrics, trainer)``."""
+        total, every = self.config.train.steps, self.config.eval.every
+        start = time.perf_counter() - self.elapsed
+        while self.step < total:
+            self.train_step()
+            if self.step % every == 0 or self.step == total:
+                loss = (self._loss_sum / max(1, self._loss_count)).item()
+                if not math.isfinite(loss):
+                    raise TrainingDiverged(f"loss became {loss} by step {self.step}; lower train.lr")
+                self._loss_sum.zero_()
+                self._loss_count = 0
+                self.evaluation = self.evaluate()
+                self.elapsed = time.perf_counter() - start
+                metrics = {"step": self.step, "time_s": self.elapsed, "loss": loss, **self.evaluation.metrics}
+                self.history.append(metrics)
+                if on_eval is not None:
+                    on_eval(self.step, metrics, self)
+        return self.history
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "config": self.config.to_dict(),
+            "step": self.step,
+            "elapsed": self.elapsed,
+            "history": self.history,
+            "model": self.model.state_dict(),
+            "ema": self.ema.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "generator": self.generator.get_state(),
+            "loss_sum": self._loss_sum.cpu(),
+            "loss_count": self._loss_count,
+        }
+
+    def save_checkpoint(self, path: str | os.PathLike) -> None:
+        """Write atomically: a crash while saving never leaves a truncated checkpoint behind."""
+        path = Path(path)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        torch.save(self.state_dict(), tmp)
+        os.replace(tmp, path)
+
+    def load_checkpoint(self, path: str | os.PathLike) -> None:
+        state = torch.load(path, map_location=self.device, weights_only=True)
+        if state["config"] != self.config.to_dict():
+            raise ValueError(f"{path}: checkpoint belongs to a different config; start a fresh run instead")
+        self.model.load_state_dict(state["model"])
+        self.ema.load_state_dict(state["ema"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"].cpu())
+        self.step = state["step"]
+        self.elapsed = state["elapsed"]
+        self.history = state["history"]
+        self._loss_sum = state["loss_sum"].to(self.device)
+        self._loss_count = state["loss_count"]
+
+
+def train(
+    config: Config,
+    on_eval: Callable[[int, dict[str, Any], Trainer], None] | None = None,
+    resume_from: str | os.PathLike | None = None,
+) -> list[dict[str, Any]]:
+    """Train one trial (optionally resuming from a checkpoint file) and return its evaluation history."""
+    trainer = Trainer(config)
+    if resume_from is not None:
+        trainer.load_checkpoint(resume_from)
+    return trainer.run(on_eval)

@@ -1,0 +1,83 @@
+"""What one trial leaves in its folder, written as it learns.
+
+    trial.json        config, config hash, seed, derived data quantities, library versions, git commit
+    metrics.jsonl     one line per evaluation
+    evals/step_*.npz  generated samples, their targets and the probe latents of that evaluation
+    samples.png       the latest samples, targets marked
+    checkpoint.pt     the latest training state (weights_only-safe), for resume
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from model.config import Config
+from model.train import Trainer
+from sweep.provenance import git_commit, library_versions
+
+CHECKPOINT = "checkpoint.pt"
+
+
+def json_safe(value: Any) -> Any:
+    """NaN and infinities become null / strings so every line is strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    return value
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=str))
+    os.replace(tmp, path)
+
+
+def trial_record(config: Config, trainer: Trainer) -> dict[str, Any]:
+    return {
+        "config_hash": config.hash(),
+        "seed": config.train.seed,
+        "config": config.to_dict(),
+        "derived": {k: json_safe(v) for k, v in trainer.data.derived().items()},
+        "n_parameters": trainer.n_parameters,
+        "device": str(trainer.device),
+        "versions": library_versions(),
+        "git_commit": git_commit(),
+    }
+
+
+class TrialWriter:
+    """An ``on_eval`` callback that records each evaluation in ``folder``; ``plot`` adds samples.png."""
+
+    def __init__(self, folder: Path, plot: bool = True) -> None:
+        self.folder = Path(folder)
+        self.plot = plot
+        (self.folder / "evals").mkdir(parents=True, exist_ok=True)
+
+    def start(self, trainer: Trainer) -> None:
+        """Record the trial; metrics.jsonl restarts from the checkpointed history, dropping any line an
+        interrupted attempt wrote after its last checkpoint."""
+        write_json(self.folder / "trial.json", trial_record(trainer.config, trainer))
+        lines = "".join(self._line(m) for m in trainer.history)
+        tmp = self.folder / "metrics.jsonl.tmp"
+        tmp.write_text(lines)
+        os.replace(tmp, self.folder / "metrics.jsonl")
+
+    @staticmethod
+    def _line(metrics: dict[str, Any]) -> str:
+        return json.dumps({k: json_safe(v) for k, v in metrics.items()}) + "\n"
+
+    def __call__(self, step: int, metrics: dict[str, Any], trainer: Trainer) -> None:
+        evaluation = trainer.evaluation
+        assert evaluation is not None
+        evaluation.save(self.folder / "evals" / f"step_{step:07d}.npz")
+        if self.plot:
+            from analysis.plots import plot_samples
+
+            plot_samples(evaluation.samples, evaluation.targets, self.folder / "samples.png",
+                         title=f"step {step}: phase {metrics['phase']}, acc {metrics['acc']:.2f}")
+        with open(self.folder / "metrics.jsonl", "a") as f:
+            f.write(self._line(metrics))
+        trainer.save_checkpoint(self.folder / CHECKPOINT)

@@ -1,0 +1,50 @@
+import pytest
+
+from model.config import Config, ConfigError, apply_overrides, from_preset, validate
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"data.sigm": 1}, "data.sigm"),
+        ({"nosection.x": 1}, "nosection.x"),
+        ({"data.sigma": "wide"}, "data.sigma"),
+        ({"data.sigma": -1}, "data.sigma"),
+        ({"data.spacing_x": -2}, "data.spacing_x"),
+        ({"data.keep": 1.5}, "data.keep"),
+        ({"data.boundary": "mirror"}, "data.boundary"),
+        ({"data.holdout": [[5, 1, 0, 3]]}, "data.holdout"),
+        ({"model.cond": "cross"}, "model.cond"),
+        ({"model.channel_mults": [1, 2, 4, 8, 16, 32]}, "model.channel_mults"),
+        ({"train.steps": 0}, "train.steps"),
+        ({"train.batch_size": 2.5}, "train.batch_size"),
+        ({"eval.ddim_steps": 5000}, "eval.ddim_steps"),
+    ],
+)
+def test_bad_values_name_the_field(overrides, field):
+    with pytest.raises(ConfigError) as info:
+        from_preset("tiny", overrides)
+    assert str(info.value).startswith(field)
+
+
+def test_unknown_preset():
+    with pytest.raises(ConfigError, match="micro, tiny, paper"):
+        from_preset("huge")
+
+
+def test_strings_from_the_command_line_are_typed():
+    config = from_preset("micro", {"data.sigma": "1.5", "model.channel_mults": "[1, 2]", "train.steps": "7"})
+    assert config.data.sigma == 1.5 and config.model.channel_mults == [1, 2] and config.train.steps == 7
+
+
+def test_hash_identifies_config_and_seed():
+    a, b = from_preset("micro"), from_preset("micro")
+    assert a.hash() == b.hash()
+    assert a.hash() != from_preset("micro", {"train.seed": 1}).hash()
+    assert Config.from_dict(a.to_dict()).hash() == a.hash()
+
+
+def test_presets_are_valid():
+    for name in ("micro", "tiny", "paper"):
+        validate(from_preset(name))
+    assert apply_overrides(Config(), {}).data.image_size == 16

@@ -1,0 +1,67 @@
+import json
+import math
+
+import pytest
+import torch
+
+from model.config import from_preset
+from model.metrics import PROBE_METRICS, SAMPLE_METRICS
+from model.train import Trainer, TrainingDiverged, train
+
+
+def micro(**overrides):
+    return from_preset("micro", {"train.threads": 1, **overrides})
+
+
+def test_train_reports_every_metric_at_each_evaluation():
+    seen = []
+    history = train(micro(**{"data.holdout": [[0, 3, 0, 7]]}), on_eval=lambda s, m, t: seen.append(s))
+    assert seen == [15, 30]
+    last = history[-1]
+    for key in (*SAMPLE_METRICS, *PROBE_METRICS, "loss", "time_s", "phase"):
+        assert key in last
+    assert "holdout_acc" in last and last["phase"] in "ABC"
+    assert math.isfinite(last["loss"])
+
+
+def test_resume_matches_uninterrupted_run(tmp_path):
+    full = train(micro())
+
+    first = Trainer(micro())
+    checkpoint = tmp_path / "ckpt.pt"
+
+    def stop_after_first(step, metrics, trainer):
+        trainer.save_checkpoint(checkpoint)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        first.run(stop_after_first)
+    resumed = train(micro(), resume_from=checkpoint)
+
+    assert len(resumed) == len(full) == 2
+    for a, b in zip(full, resumed, strict=True):
+        a, b = dict(a), dict(b)
+        a.pop("time_s"), b.pop("time_s")
+        assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def test_checkpoint_of_another_config_is_refused(tmp_path):
+    trainer = Trainer(micro())
+    trainer.save_checkpoint(tmp_path / "c.pt")
+    with pytest.raises(ValueError, match="different config"):
+        train(micro(**{"data.sigma": 1.5}), resume_from=tmp_path / "c.pt")
+
+
+def test_nan_loss_stops_the_trial():
+    trainer = Trainer(micro())
+    with torch.no_grad():
+        next(trainer.model.parameters()).fill_(float("nan"))
+    with pytest.raises(TrainingDiverged, match="loss became nan"):
+        trainer.run()
+
+
+def test_same_seed_same_metrics_different_seed_differs():
+    a, b = train(micro()), train(micro())
+    c = train(micro(**{"train.seed": 1}))
+    assert a[-1]["loss"] == b[-1]["loss"]
+    assert a[-1]["loss"] != c[-1]["loss"]
