@@ -9,12 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from model.config import ConfigError, from_preset
+from sweep.errors import UsageError
 
 USAGE_ERROR = 2
-
-
-class UsageError(Exception):
-    """Bad input detected before any compute starts: printed as one line, exit status 2."""
 
 
 def parse_sets(pairs: list[str]) -> dict[str, Any]:
