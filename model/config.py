@@ -48,7 +48,7 @@ class DiffusionConfig:
 
 @dataclass
 class TrainConfig:
-    steps: int = 4000
+    steps: int = 3000
     batch_size: int = 64
     lr: float = 2e-3
     weight_decay: float = 0.0
@@ -62,7 +62,7 @@ class TrainConfig:
 
 @dataclass
 class EvalConfig:
-    every: int = 500  # evaluate every this many steps (and at the last step)
+    every: int = 250  # evaluate every this many steps (and at the last step)
     n_samples: int = 128  # in-distribution evaluation conditions (held-out ones get the same number)
     sampler: str = "ddim"  # ddim | ddpm
     ddim_steps: int = 50
@@ -96,9 +96,12 @@ class Config:
         """``{"data.sigma": 1.0, ...}`` for every key."""
         return flatten(self.to_dict())
 
-    def hash(self) -> str:
-        """Identity of a trial: a hash of the full config, seed included."""
-        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+    def hash(self, include_seed: bool = True) -> str:
+        """Identity of a trial: a hash of the full config, seed included (without it: replicates share it)."""
+        d = self.to_dict()
+        if not include_seed:
+            d["train"].pop("seed")
+        blob = json.dumps(d, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

@@ -37,7 +37,8 @@ def write_json(path: Path, payload: dict[str, Any]) -> None:
 
 def trial_record(config: Config, trainer: Trainer) -> dict[str, Any]:
     return {
-        "config_hash": config.hash(),
+        "trial_id": config.hash(),
+        "config_hash": config.hash(include_seed=False),
         "seed": config.train.seed,
         "config": config.to_dict(),
         "derived": {k: json_safe(v) for k, v in trainer.data.derived().items()},
@@ -49,11 +50,13 @@ def trial_record(config: Config, trainer: Trainer) -> dict[str, Any]:
 
 
 class TrialWriter:
-    """An ``on_eval`` callback that records each evaluation in ``folder``; ``plot`` adds samples.png."""
+    """An ``on_eval`` callback that records each evaluation in ``folder``; ``plot`` adds samples.png and
+    ``checkpoint`` saves checkpoint.pt there (a sweep hands checkpoints to Ray Tune instead)."""
 
-    def __init__(self, folder: Path, plot: bool = True) -> None:
+    def __init__(self, folder: Path, plot: bool = True, checkpoint: bool = True) -> None:
         self.folder = Path(folder)
         self.plot = plot
+        self.checkpoint = checkpoint
         (self.folder / "evals").mkdir(parents=True, exist_ok=True)
 
     def start(self, trainer: Trainer) -> None:
@@ -80,4 +83,5 @@ class TrialWriter:
                          title=f"step {step}: phase {metrics['phase']}, acc {metrics['acc']:.2f}")
         with open(self.folder / "metrics.jsonl", "a") as f:
             f.write(self._line(metrics))
-        trainer.save_checkpoint(self.folder / CHECKPOINT)
+        if self.checkpoint:
+            trainer.save_checkpoint(self.folder / CHECKPOINT)

@@ -10,6 +10,7 @@ from typing import Any
 
 from model.config import ConfigError, from_preset
 from sweep.errors import UsageError
+from sweep.spec import check_storage, load_spec
 
 USAGE_ERROR = 2
 
@@ -37,7 +38,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = from_preset(args.preset, parse_sets(args.set))
     out = Path(args.out) if args.out else Path("runs") / "train" / f"{args.preset}-{config.hash()[:8]}"
     record = out / "trial.json"
-    if record.exists() and json.loads(record.read_text()).get("config_hash") != config.hash():
+    if record.exists() and json.loads(record.read_text()).get("trial_id") != config.hash():
         raise UsageError(f"--out {out}: holds a different trial; choose another --out to keep it")
     if out.exists() and not record.exists() and any(out.iterdir()):
         raise UsageError(f"--out {out}: exists and is not a phasescape trial folder; choose an empty or new one")
@@ -67,6 +68,57 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_validate(args: argparse.Namespace) -> int:
+    spec = load_spec(args.spec)
+    print(f"{args.spec}: valid; {len(spec.trials()) or spec.search.num_samples} trial(s) -> {spec.folder()}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    spec = load_spec(args.spec)
+    if args.storage:
+        check_storage(args.storage)
+    if args.max_concurrent is not None and args.max_concurrent < 1:
+        raise UsageError(f"--max-concurrent: must be >= 1, got {args.max_concurrent}")
+    if args.dry_run:
+        from sweep.status import print_plan
+
+        print_plan(spec, args.storage, args.max_concurrent)
+        return 0
+    from sweep.runner import run_sweep
+
+    table = run_sweep(spec, storage=args.storage, address=args.address, max_concurrent=args.max_concurrent)
+    from sweep.status import print_status
+
+    print_status(table, spec.folder(args.storage))
+    return 0
+
+
+def _sweep_dir(path: str) -> Path:
+    folder = Path(path).expanduser().resolve()
+    if not (folder / "manifest.json").is_file():
+        raise UsageError(f"{path}: not a sweep folder (no manifest.json); give the folder 'phasescape run' wrote")
+    return folder
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from sweep.runner import resume_sweep
+    from sweep.status import print_status
+
+    folder = _sweep_dir(args.path)
+    print_status(resume_sweep(folder, address=args.address), folder)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from sweep.status import print_status
+    from sweep.store import collect, read_manifest
+
+    folder = _sweep_dir(args.path)
+    print_status(collect(folder, read_manifest(folder)["name"]), folder)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="phasescape", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -77,6 +129,27 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a config key, e.g. --set data.sigma=1.5 (repeatable)")
     p.add_argument("--out", help="trial folder (default runs/train/PRESET-HASH); an existing one resumes")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("run", help="run a sweep spec on Ray Tune (local Ray unless --address)")
+    p.add_argument("spec", help="sweep YAML, e.g. sweeps/density_overlap_tiny.yaml")
+    p.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else a local Ray)")
+    p.add_argument("--storage", help="results folder (overrides the spec's storage)")
+    p.add_argument("--max-concurrent", type=int, help="at most this many trials at once")
+    p.add_argument("--dry-run", action="store_true", help="print the trial table and resource plan; start nothing")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("resume", help="continue an interrupted sweep from its folder")
+    p.add_argument("path", help="the sweep folder (STORAGE/NAME)")
+    p.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else a local Ray)")
+    p.set_defaults(func=cmd_resume)
+
+    p = sub.add_parser("status", help="trials by state, best so far, phases reached")
+    p.add_argument("path", help="the sweep folder (STORAGE/NAME)")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("validate", help="check a sweep spec without running anything")
+    p.add_argument("spec")
+    p.set_defaults(func=cmd_validate)
     return parser
 
 

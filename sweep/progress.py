@@ -1,0 +1,76 @@
+"""Live progress of a sweep in the driver: one line per trial event, a periodic summary, a fresh table."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from ray.tune import Callback
+
+from sweep.store import write_results
+
+
+class Progress(Callback):
+    """Prints trial events; every ``every_s`` seconds prints a summary and rebuilds results.parquet."""
+
+    def __init__(self, sweep: str, sweep_dir: str, axes: list[str], every_s: float) -> None:
+        self.sweep, self.sweep_dir, self.axes, self.every_s = sweep, Path(sweep_dir), axes, every_s
+        self.started = time.time()
+        self.last_summary = time.time()
+        self.best: dict[str, Any] = {}
+
+    def _label(self, trial: Any, result: dict[str, Any] | None = None) -> str:
+        config = trial.config.get("config") or {}
+        point = trial.config.get("point") or {}
+        parts = []
+        for key in self.axes:
+            section, _, name = key.partition(".")
+            if key in point:
+                value = point[key]
+            elif name and section in config:
+                value = config[section].get(name)
+            else:
+                value = (result or {}).get(key, "?")
+            short = key.split(".")[-1]
+            parts.append(f"{short}={value:.3g}" if isinstance(value, float) else f"{short}={value}")
+        seed = (config.get("train") or {}).get("seed", trial.config.get("seed"))
+        from sweep.runner import trial_config
+
+        return f"{trial_config(trial.config).hash()[:8]} [{' '.join(parts)} seed={seed}]"
+
+    def _line(self, text: str) -> None:
+        print(f"[{time.time() - self.started:7.1f}s] {text}", flush=True)
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._line(f"start   {self._label(trial)}")
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        self._line(
+            f"eval    {self._label(trial, result)} step {result.get('step')} phase {result.get('phase')} "
+            f"acc {result.get('acc', float('nan')):.2f} single {result.get('frac_single', float('nan')):.2f} "
+            f"r2 {result.get('r2_x', float('nan')):.2f}/{result.get('r2_y', float('nan')):.2f}"
+        )
+        if result.get("acc", -1) > self.best.get("acc", -1):
+            self.best = {"acc": result["acc"], "trial": self._label(trial, result), "step": result.get("step")}
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._line(f"done    {self._label(trial)}")
+
+    def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._line(f"retry   {self._label(trial)} from its last checkpoint")
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._line(f"failed  {self._label(trial)} after max_failures retries; the reason is in its status.json")
+
+    def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
+        if time.time() - self.last_summary < self.every_s:
+            return
+        self.last_summary = time.time()
+        counts = Counter(t.status for t in trials)
+        best = ""
+        if self.best:
+            best = f"; best acc {self.best['acc']:.2f} at step {self.best['step']} {self.best['trial']}"
+        self._line("summary " + ", ".join(f"{k.lower()} {v}" for k, v in sorted(counts.items())) + best)
+        write_results(self.sweep_dir, self.sweep)

@@ -1,0 +1,129 @@
+"""The results store of a sweep folder, rebuilt from what trials write, so it survives any interruption.
+
+    SWEEP/manifest.json       spec, spec hash, package version, git commit, library versions, machine
+    SWEEP/results.parquet     one row per trial x evaluation (results.csv beside it)
+    SWEEP/trials/<trial_id>/  trial.json, status.json, metrics.jsonl, evals/step_*.npz (sweep/artifacts.py)
+    SWEEP/tune/               Ray Tune's experiment state and checkpoints
+
+Columns: sweep, trial_id (hash of the full config and seed), config_hash (the same without the seed, shared
+by replicates), status (COMPLETED | STOPPED (early, by the scheduler) | RUNNING | ERROR), error, seed, every
+config key flattened (lists as JSON text), n_positions, density, overlap, step, time_s, loss, every metric
+of DESIGN.md, phase, node_id, hostname, trial_dir. A trial with no evaluation yet still has one row.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from model.config import Config
+from sweep.artifacts import json_safe, write_json
+from sweep.provenance import git_commit, library_versions, machine
+
+TRIALS = "trials"
+FINISHED = ("COMPLETED", "STOPPED")
+
+
+def trial_folder(sweep_dir: Path, trial_id: str) -> Path:
+    return Path(sweep_dir) / TRIALS / trial_id
+
+
+def read_status(folder: Path) -> dict[str, Any]:
+    path = folder / "status.json"
+    return json.loads(path.read_text()) if path.exists() else {"status": "PENDING"}
+
+
+def write_status(folder: Path, status: str, **extra: Any) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(folder / "status.json", {**read_status(folder), "status": status, **extra, "updated": time.time()})
+
+
+def finished_trial_ids(sweep_dir: Path) -> set[str]:
+    root = Path(sweep_dir) / TRIALS
+    if not root.exists():
+        return set()
+    return {f.name for f in root.iterdir() if read_status(f)["status"] in FINISHED}
+
+
+def _flat_config(config: dict[str, Any]) -> dict[str, Any]:
+    flat = Config.from_dict(config).flat()
+    return {k: json.dumps(v) if isinstance(v, list) else v for k, v in flat.items()}
+
+
+def _trial_rows(sweep: str, sweep_dir: Path, folder: Path) -> list[dict[str, Any]]:
+    record = json.loads((folder / "trial.json").read_text())
+    status = read_status(folder)
+    base = {
+        "sweep": sweep,
+        "trial_id": record["trial_id"],
+        "config_hash": record["config_hash"],
+        "status": status["status"],
+        "error": status.get("error", ""),
+        "seed": record["seed"],
+        **_flat_config(record["config"]),
+        **{k: float(v) for k, v in record["derived"].items()},
+        "node_id": status.get("node_id", ""),
+        "hostname": status.get("hostname", ""),
+        "trial_dir": str(folder.relative_to(sweep_dir)),
+    }
+    metrics_file = folder / "metrics.jsonl"
+    lines = metrics_file.read_text().splitlines() if metrics_file.exists() else []
+    evaluations = [json.loads(line) for line in lines if line.strip()]
+    return [{**base, **m} for m in evaluations] or [base]
+
+
+def collect(sweep_dir: Path, sweep: str) -> pd.DataFrame:
+    """The tidy table of every trial folder in the sweep (finished, running or failed)."""
+    root = Path(sweep_dir) / TRIALS
+    rows: list[dict[str, Any]] = []
+    if root.exists():
+        for folder in sorted(root.iterdir()):
+            if (folder / "trial.json").exists():
+                rows.extend(_trial_rows(sweep, Path(sweep_dir), folder))
+    table = pd.DataFrame(rows)
+    if "step" in table:
+        table = table.sort_values(["trial_id", "step"], na_position="first").reset_index(drop=True)
+    return table
+
+
+def write_results(sweep_dir: Path, sweep: str) -> pd.DataFrame:
+    """Rebuild results.parquet and results.csv atomically; readers never see a half-written table."""
+    table = collect(sweep_dir, sweep)
+    for name, write in (("results.parquet", table.to_parquet), ("results.csv", table.to_csv)):
+        tmp = Path(sweep_dir) / f".{name}.tmp"
+        write(tmp, index=False)
+        os.replace(tmp, Path(sweep_dir) / name)
+    return table
+
+
+def write_manifest(sweep_dir: Path, spec: dict[str, Any], spec_hash: str, axes: list[str], trials_total: int,
+                   finished: bool) -> None:
+    path = Path(sweep_dir) / "manifest.json"
+    created = json.loads(path.read_text()).get("created") if path.exists() else None
+    write_json(path, {
+        "name": spec["name"],
+        "spec": spec,
+        "spec_hash": spec_hash,
+        "axes": axes,
+        "trials_total": trials_total,
+        "finished": finished,
+        "version": library_versions().get("phasescape"),
+        "git_commit": git_commit(),
+        "versions": library_versions(),
+        "machine": machine(),
+        "created": created or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    })
+
+
+def read_manifest(sweep_dir: Path) -> dict[str, Any]:
+    return json.loads((Path(sweep_dir) / "manifest.json").read_text())
+
+
+__all__ = ["collect", "finished_trial_ids", "json_safe", "read_manifest", "read_status", "trial_folder",
+           "write_manifest", "write_results", "write_status"]
