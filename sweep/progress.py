@@ -9,6 +9,7 @@ from typing import Any
 
 from ray.tune import Callback
 
+from sweep.spec import CONVENIENCE_AXES
 from sweep.store import write_results
 
 
@@ -21,24 +22,20 @@ class Progress(Callback):
         self.last_summary = time.time()
         self.best: dict[str, Any] = {}
 
-    def _label(self, trial: Any, result: dict[str, Any] | None = None) -> str:
-        config = trial.config.get("config") or {}
-        point = trial.config.get("point") or {}
-        parts = []
-        for key in self.axes:
-            section, _, name = key.partition(".")
-            if key in point:
-                value = point[key]
-            elif name and section in config:
-                value = config[section].get(name)
-            else:
-                value = (result or {}).get(key, "?")
-            short = key.split(".")[-1]
-            parts.append(f"{short}={value:.3g}" if isinstance(value, float) else f"{short}={value}")
-        seed = (config.get("train") or {}).get("seed", trial.config.get("seed"))
+    def _label(self, trial: Any) -> str:
+        """Short trial id and the trial's value on each axis (density and overlap as realized)."""
+        from model.data import BumpDataset
         from sweep.runner import trial_config
 
-        return f"{trial_config(trial.config).hash()[:8]} [{' '.join(parts)} seed={seed}]"
+        config = trial_config(trial.config)
+        flat = config.flat()
+        derived = BumpDataset(config.data, seed=config.train.seed).derived()
+        parts = []
+        for key in self.axes:
+            value = derived[key] if key in CONVENIENCE_AXES else flat[key]
+            short = key.split(".")[-1]
+            parts.append(f"{short}={value:.3g}" if isinstance(value, float) else f"{short}={value}")
+        return f"{config.hash()[:8]} [{' '.join(parts)} seed={config.train.seed}]"
 
     def _line(self, text: str) -> None:
         print(f"[{time.time() - self.started:7.1f}s] {text}", flush=True)
@@ -48,12 +45,12 @@ class Progress(Callback):
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         self._line(
-            f"eval    {self._label(trial, result)} step {result.get('step')} phase {result.get('phase')} "
+            f"eval    {self._label(trial)} step {result.get('step')} phase {result.get('phase')} "
             f"acc {result.get('acc', float('nan')):.2f} single {result.get('frac_single', float('nan')):.2f} "
             f"r2 {result.get('r2_x', float('nan')):.2f}/{result.get('r2_y', float('nan')):.2f}"
         )
         if result.get("acc", -1) > self.best.get("acc", -1):
-            self.best = {"acc": result["acc"], "trial": self._label(trial, result), "step": result.get("step")}
+            self.best = {"acc": result["acc"], "trial": self._label(trial), "step": result.get("step")}
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self._line(f"done    {self._label(trial)}")

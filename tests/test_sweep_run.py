@@ -1,0 +1,143 @@
+"""Sweeps on a real local Ray with micro presets: results table, reuse, resume after SIGKILL, retries, failures."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from conftest import ROOT, phasescape
+from sweep.spec import load_spec
+
+
+def write_spec(tmp_path: Path, **spec) -> Path:
+    spec = {"base": "micro", "seeds": [0], "resources": {"cpu": 1}, "storage": str(tmp_path / "results"), **spec}
+    path = tmp_path / f"{spec['name']}.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def statuses(sweep_dir: Path) -> dict[str, dict]:
+    root = sweep_dir / "trials"
+    if not root.exists():
+        return {}
+    return {f.name: json.loads((f / "status.json").read_text()) for f in root.iterdir() if (f / "status.json").exists()}
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def steps_per_trial(table: pd.DataFrame) -> dict[str, list[int]]:
+    return {tid: sorted(group["step"].astype(int)) for tid, group in table.groupby("trial_id")}
+
+
+def test_run_writes_table_status_summarises_and_rerun_reuses(tmp_path):
+    spec = write_spec(tmp_path, name="basic", axes={"data.sigma": [1.0, 1.5]})
+    result = phasescape("run", str(spec))
+    assert result.returncode == 0, result.stderr[-2000:]
+    sweep_dir = tmp_path / "results" / "basic"
+    table = pd.read_parquet(sweep_dir / "results.parquet")
+    assert len(table) == 2 * 2  # trials x evaluations
+    assert set(table["status"]) == {"COMPLETED"} and set(table["step"]) == {15, 30}
+    for column in ("trial_id", "config_hash", "seed", "data.sigma", "density", "overlap", "acc", "r2_x", "phase",
+                   "node_id", "time_s", "loss"):
+        assert column in table, column
+    assert pd.read_csv(sweep_dir / "results.csv").shape == table.shape
+    manifest = json.loads((sweep_dir / "manifest.json").read_text())
+    assert manifest["finished"] and manifest["spec_hash"] and manifest["versions"]["torch"]
+    record = json.loads((sweep_dir / "trials" / table["trial_id"][0] / "trial.json").read_text())
+    assert record["git_commit"] and record["seed"] == 0 and record["config_hash"]
+
+    status = phasescape("status", str(sweep_dir))
+    assert status.returncode == 0 and "completed 2" in status.stdout and "final phase" in status.stdout
+
+    again = phasescape("run", str(spec))
+    assert again.returncode == 0 and "reusing 2 finished trial(s)" in again.stdout
+    assert pd.read_parquet(sweep_dir / "results.parquet").equals(table)
+
+
+def test_sigkill_of_the_driver_then_resume_completes_every_trial_once(tmp_path):
+    spec = write_spec(tmp_path, name="killed", axes={"data.sigma": [1.0, 1.2, 1.4, 1.6]}, steps=60,
+                      max_concurrent=1)
+    sweep_dir = tmp_path / "results" / "killed"
+    driver = subprocess.Popen([sys.executable, "-m", "sweep", "run", str(spec)], cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_for(lambda: any(s["status"] == "COMPLETED" for s in statuses(sweep_dir).values())
+                 and any(s["status"] == "RUNNING" for s in statuses(sweep_dir).values()), 240, "a finished trial")
+        time.sleep(1.0)  # let the running trial pass a checkpoint
+        driver.send_signal(signal.SIGKILL)
+        driver.wait()
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+    assert not json.loads((sweep_dir / "manifest.json").read_text())["finished"]
+
+    resumed = phasescape("resume", str(sweep_dir))
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    table = pd.read_parquet(sweep_dir / "results.parquet")
+    assert table["trial_id"].nunique() == 4
+    assert set(table["status"]) == {"COMPLETED"}
+    assert all(steps == [15, 30, 45, 60] for steps in steps_per_trial(table).values())
+
+
+def test_killed_worker_is_retried_from_checkpoint_and_failures_are_recorded(tmp_path):
+    spec_path = write_spec(tmp_path, name="faults", axes={"data.sigma": [1.0, 1.3, 1e-30]}, steps=90,
+                           max_failures=1, seeds=[0], set={"data.spacing_x": 1.0, "data.spacing_y": 1.0})
+    spec = load_spec(spec_path)
+    ids = {c.data.sigma: c.hash() for c in spec.trials()}
+    sweep_dir = tmp_path / "results" / "faults"
+    # A trial whose folder cannot be written raises on every attempt (a disk fault, not a mock).
+    (sweep_dir / "trials" / ids[1.3] / "metrics.jsonl.tmp").mkdir(parents=True)
+    driver = subprocess.Popen([sys.executable, "-m", "sweep", "run", str(spec_path)], cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        victim = ids[1.0]
+
+        def checkpointed_worker():
+            status = statuses(sweep_dir).get(victim, {})
+            lines = (sweep_dir / "trials" / victim / "metrics.jsonl")
+            if status.get("status") == "RUNNING" and lines.exists() and lines.read_text().count("\n") >= 2:
+                return status["pid"]
+            return None
+
+        os.kill(wait_for(checkpointed_worker, 240, "a checkpointed trial"), signal.SIGKILL)
+        out, _ = driver.communicate(timeout=400)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+    assert driver.returncode == 0, out[-3000:]
+
+    final = statuses(sweep_dir)
+    assert final[victim]["status"] == "COMPLETED"
+    assert final[victim]["attempts"] == 2 and final[victim]["restored_from_step"] >= 30
+    assert final[ids[1.3]]["status"] == "ERROR" and "IsADirectoryError" in final[ids[1.3]]["error"]
+    assert final[ids[1e-30]]["status"] == "ERROR" and "loss became nan" in final[ids[1e-30]]["error"]
+    assert final[ids[1e-30]]["attempts"] == 1  # a diverged loss is not retried
+
+    table = pd.read_parquet(sweep_dir / "results.parquet")
+    assert table["trial_id"].nunique() == 3  # failed trials are rows too, never dropped
+    assert steps_per_trial(table[table["trial_id"] == victim])[victim] == [15, 30, 45, 60, 75, 90]
+    assert "retry" in out
+
+
+def test_impossible_resources_fail_fast(tmp_path):
+    for resources, field in (({"cpu": 1, "gpu": 1}, "resources.gpu"), ({"cpu": 64}, "resources.cpu")):
+        spec = write_spec(tmp_path, name="impossible", axes={"data.sigma": [1.0]}, resources=resources)
+        started = time.time()
+        result = phasescape("run", str(spec), timeout=120)
+        assert result.returncode == 2 and field in result.stderr, result.stderr[-1000:]
+        assert time.time() - started < 60
+        assert not (tmp_path / "results" / "impossible" / "trials").exists()
