@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Install (idempotent) and run the main job on this machine.
+# Install (idempotent), then the main job: a small density x overlap sweep on a local Ray (results on the
+# local disk), ending in the landscape report. A second run reuses the finished trials.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/phasescape train --preset tiny --out runs/demo-tiny
+.venv/bin/phasescape run sweeps/density_overlap_tiny.yaml
+.venv/bin/phasescape report results/density_overlap_tiny

@@ -8,7 +8,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from analysis import ReportError
+from analysis import cli as analysis_cli
+from cluster import submit
 from model.config import ConfigError, from_preset
+from sweep import study
 from sweep.errors import UsageError
 from sweep.spec import check_storage, load_spec
 
@@ -150,6 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check a sweep spec without running anything")
     p.add_argument("spec")
     p.set_defaults(func=cmd_validate)
+
+    analysis_cli.register(sub)
+    study.register(sub)
+    submit.register(sub)
     return parser
 
 
@@ -157,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (UsageError, ConfigError) as error:
+    except (UsageError, ConfigError, ReportError) as error:
         print(f"phasescape: error: {error}", file=sys.stderr)
         return USAGE_ERROR
     except KeyboardInterrupt:
