@@ -1,0 +1,38 @@
+"""The ``phasescape report`` subcommand; the ``phasescape`` command line adds it with ``register``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from analysis import ReportError
+
+USAGE_ERROR = 2
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write the report and print its summary; bad input prints one line and returns 2."""
+    from analysis.report import write_report  # matplotlib and pandas load only when a report is made
+
+    try:
+        path = write_report(args.path, args.out, args.x, args.y)
+    except ReportError as error:
+        print(f"phasescape: error: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    print((path.parent / "summary.md").read_text(), end="")
+    print(f"report: {path}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add ``report PATH [-o DIR] [--x AXIS --y AXIS]`` to a ``phasescape`` subparsers object."""
+    p = subparsers.add_parser("report", help="landscape heatmaps, figures and an HTML report of a sweep folder",
+                              description="Write report.html (self-contained), PNGs, landscape.csv and summary.md.")
+    p.add_argument("path", type=Path, help="sweep folder (holds results.parquet and manifest.json)")
+    p.add_argument("-o", "--out", type=Path, help="output folder (default PATH/report)")
+    p.add_argument("--x", help="config column for the horizontal axis, e.g. data.spacing_x (default: density, "
+                              "else the sweep's first swept axis)")
+    p.add_argument("--y", help="config column for the vertical axis (default: overlap, else the second swept axis)")
+    p.set_defaults(func=cmd_report)
+    return p

@@ -1,0 +1,100 @@
+"""Reading a sweep folder: the results table, its manifest and the per-trial evaluation files.
+
+Every check raises ``ReportError`` naming the file or column and the fix, so the CLI can print one line.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis import ReportError
+
+IDENTITY = ("trial_id", "status")
+METRICS = ("step", "time_s", "frac_single", "acc", "acc_x", "acc_y")
+# Probe scores and provenance are shown when present; an older or hand-made table may lack them.
+OPTIONAL_METRICS = ("r2_x", "r2_y", "eff_dim", "additivity", "orthogonality")
+OPTIONAL_TEXT = ("config_hash", "error", "trial_dir")
+FINISHED = ("COMPLETED", "STOPPED")  # STOPPED: ended early by the scheduler; its last evaluation is final
+UNFINISHED = ("RUNNING", "PENDING")
+STATUSES = (*FINISHED, *UNFINISHED, "ERROR")
+PHASES = ("A", "B", "C")
+CONFIG_SECTIONS = ("data.", "model.", "diffusion.", "train.", "eval.")
+DERIVED = ("n_positions", "density", "overlap")
+
+
+def _tidy(value: float) -> float:
+    """10 significant digits: an overlap solved for 0.2 and one of 0.19999999999999998 share a grid cell."""
+    return float(f"{value:.10g}")
+
+
+def check_table(df: pd.DataFrame, columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A copy of a results table with its columns and values checked, numbers parsed, optional columns filled.
+
+    Before any trial has evaluated, the store writes no metric columns at all: those become empty. Once
+    ``step`` exists, every metric column must too.
+    """
+    df = df.copy()
+    if "step" not in df.columns:
+        for column in (*METRICS, "phase"):
+            df[column] = np.nan
+    for column in (*IDENTITY, *METRICS, "phase", *columns):
+        if column not in df.columns:
+            raise ReportError(f"results table: missing column '{column}'; write the table with every column of "
+                              f"the results contract (README, 'Reports')")
+    if df.empty:
+        raise ReportError("results table: no rows yet; run the report again once a trial has started")
+    bad = sorted(set(df["status"].dropna()) - set(STATUSES))
+    if bad or df["status"].isna().any():
+        raise ReportError(f"status: unknown value {bad[0] if bad else None!r}; expected one of {', '.join(STATUSES)}")
+    bad = sorted(set(df["phase"].dropna()) - set(PHASES))
+    if bad:
+        raise ReportError(f"phase: unknown value {bad[0]!r}; expected A, B or C (or empty before any evaluation)")
+    for column in OPTIONAL_METRICS:
+        if column not in df.columns:
+            df[column] = np.nan
+    for column in (*METRICS, *OPTIONAL_METRICS):  # JSON lines carry NaN as null and infinities as "inf"
+        df[column] = pd.to_numeric(df[column], errors="coerce")
+    for column in df.columns:
+        if (column.startswith(CONFIG_SECTIONS) or column in DERIVED) and pd.api.types.is_float_dtype(df[column]):
+            df[column] = df[column].map(_tidy)
+    if "seed" not in df.columns:
+        df["seed"] = np.nan
+    for column in OPTIONAL_TEXT:
+        df[column] = df[column].fillna("").astype(str) if column in df.columns else ""
+    return df
+
+
+def load_results(sweep_dir: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The checked results table (Parquet, else the CSV beside it) and the manifest of a sweep folder."""
+    sweep_dir = Path(sweep_dir)
+    if not sweep_dir.is_dir():
+        raise ReportError(f"{sweep_dir}: not a folder; pass the sweep folder that holds results.parquet")
+    manifest_path = sweep_dir / "manifest.json"
+    if not manifest_path.exists():
+        raise ReportError(f"{manifest_path}: missing; pass a sweep folder (it holds manifest.json and results.parquet)")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except json.JSONDecodeError as error:
+        raise ReportError(f"{manifest_path}: not valid JSON ({error.msg}); rewrite it or rerun the sweep") from None
+    if (sweep_dir / "results.parquet").exists():
+        df = pd.read_parquet(sweep_dir / "results.parquet")
+    elif (sweep_dir / "results.csv").exists():
+        df = pd.read_csv(sweep_dir / "results.csv")
+    else:
+        raise ReportError(f"{sweep_dir}: no results.parquet or results.csv yet; wait for the first trial to report")
+    return check_table(df), manifest
+
+
+def load_evals(sweep_dir: Path, trial: pd.Series) -> list[dict[str, np.ndarray]]:
+    """The evaluation arrays (step, samples, targets, latents, probe_xy) a trial saved, in step order."""
+    folder = Path(sweep_dir) / (trial["trial_dir"] or f"trials/{trial['trial_id']}") / "evals"
+    evals = []
+    for path in sorted(folder.glob("step_*.npz")):
+        with np.load(path) as z:
+            evals.append({key: z[key] for key in z.files})
+    return evals

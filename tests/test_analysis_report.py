@@ -1,0 +1,170 @@
+"""The full report from a realistic sweep folder: real micro trials written in the results contract."""
+
+import argparse
+import base64
+import contextlib
+import io
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_analysis_landscape import X, Y, failed, table, trial
+
+from analysis import ReportError
+from analysis.cli import register
+from analysis.report import write_report
+from analysis.results import load_results
+
+FIGURES = ("phase_map.png", "acc_map.png", "steps_to_C_map.png", "phase_strips.png", "learning_curves.png")
+
+
+def _flat(config) -> dict:
+    """Config keys as result columns: lists become JSON strings, as the sweep store writes them."""
+    return {k: json.dumps(v) if isinstance(v, list) else v for k, v in config.flat().items()}
+
+
+# (overrides, seed): two seeds of an imbalanced lattice (density 0.5), then continuous data (density inf).
+TRAININGS = (({"data.spacing_x": 1, "data.spacing_y": 2}, 0), ({"data.spacing_x": 1, "data.spacing_y": 2}, 1),
+             ({"data.spacing_x": 0, "data.spacing_y": 0}, 0))
+
+
+def build_sweep(folder):
+    """Train micro trials (the last one reported as still RUNNING) plus one trial that failed before any
+    evaluation, and write results.parquet/csv, manifest.json and the per-trial evals as a sweep does."""
+    from model.config import from_preset
+    from model.train import Trainer
+
+    rows = []
+    for k, (overrides, seed) in enumerate(TRAININGS):
+        settings = {"train.threads": 1, "train.steps": 10, "eval.every": 5, **overrides}
+        config = from_preset("micro", {**settings, "train.seed": seed})
+        config_hash = from_preset("micro", settings).hash()  # the config without its seed: replicates share it
+        trial_id, trainer = config.hash(), Trainer(config)
+        trial_dir = folder / "trials" / trial_id
+        (trial_dir / "evals").mkdir(parents=True)
+        base = {"sweep": "fixture", "trial_id": trial_id, "config_hash": config_hash,
+                "status": "RUNNING" if k == len(TRAININGS) - 1 else "COMPLETED", "error": "", "seed": seed,
+                **_flat(config), **trainer.data.derived()}
+
+        def on_eval(step, metrics, t, base=base, trial_dir=trial_dir):
+            t.evaluation.save(trial_dir / "evals" / f"step_{step:07d}.npz")
+            rows.append({**base, **metrics, "node_id": "n0", "hostname": "test",
+                         "trial_dir": f"trials/{base['trial_id']}"})
+
+        trainer.run(on_eval)
+    failed = from_preset("micro", {"data.spacing_x": 2, "data.spacing_y": 2, "data.sigma": 1.5})
+    rows.append({"sweep": "fixture", "trial_id": failed.hash(), "config_hash": failed.hash(), "status": "ERROR",
+                 "error": "TrainingDiverged: loss became nan by step 10; lower train.lr", "seed": 0, **_flat(failed),
+                 "n_positions": 16.0, "density": 0.25, "overlap": math.exp(-4 / 9), "step": np.nan,
+                 "trial_dir": f"trials/{failed.hash()}"})
+    df = pd.DataFrame(rows)
+    df.to_parquet(folder / "results.parquet")
+    df.to_csv(folder / "results.csv", index=False)
+    manifest = {"name": "fixture", "spec": {}, "spec_hash": "abc123", "axes": ["data.spacing_x", "data.spacing_y"],
+                "finished": False, "trials_total": 5, "version": "0.1.0", "git_commit": None, "created": "today"}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    return build_sweep(tmp_path_factory.mktemp("sweep"))
+
+
+def _cli(argv):
+    parser = argparse.ArgumentParser(prog="phasescape")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+@pytest.fixture(scope="module")
+def report(sweep):
+    """One full report through the CLI entry, shared by the tests that read it: (exit status, stdout)."""
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        status = _cli(["report", str(sweep)])
+    return status, stdout.getvalue()
+
+
+def test_cli_writes_report_to_the_default_folder_and_prints_summary(sweep, report):
+    status, stdout = report
+    assert status == 0
+    assert "Sweep report: fixture" in stdout and f"report: {sweep / 'report' / 'report.html'}" in stdout
+
+
+def test_report_writes_every_figure_and_embeds_it(sweep, report):
+    out = sweep / "report"
+    pngs = sorted(out.glob("*.png"))
+    names = {p.name for p in pngs}
+    assert set(FIGURES) <= names
+    assert any(n.startswith("latents_") for n in names) and any(n.startswith("samples_") for n in names)
+    html = (out / "report.html").read_text()
+    for png in pngs:
+        assert png.stat().st_size > 2000, png.name
+        assert base64.b64encode(png.read_bytes()).decode() in html, f"{png.name} not embedded"
+    assert "src=\"http" not in html and "<link" not in html  # self-contained: nothing to fetch
+
+
+def test_report_marks_partial_results_failed_cells_and_continuous_data(sweep, report):
+    cells = pd.read_csv(sweep / "report" / "landscape.csv")
+    assert len(cells) == 3  # lattice (2 seeds), continuous, failed: none dropped
+    lattice = cells[cells["density"] == 0.5].iloc[0]
+    assert lattice["n_trials"] == 2 and lattice["n_configs"] == 1 and lattice["state"] == "done"
+    assert cells.loc[np.isinf(cells["density"]), "state"].item() == "partial"
+    assert cells.loc[cells["density"] == 0.25, "state"].item() == "failed"
+    summary = (sweep / "report" / "summary.md").read_text()
+    assert "Partial results" in summary and "4/5 trials reported" in summary and "1 trial running or pending" in summary
+    assert "TrainingDiverged" in summary and "Phase C reached in" in summary
+    assert "x/y coupling" in summary  # spacing_x != spacing_y: an imbalanced sweep
+    html = (sweep / "report" / "report.html").read_text()
+    assert "∞ (continuous)" in html and "Failed trials" in html
+
+
+def test_results_are_read_from_the_csv_when_parquet_is_missing(sweep, tmp_path):
+    for name in ("results.csv", "manifest.json"):
+        (tmp_path / name).write_bytes((sweep / name).read_bytes())
+    df, manifest = load_results(tmp_path)
+    parquet, _ = load_results(sweep)
+    assert manifest["name"] == "fixture" and len(df) == len(parquet)
+    assert np.isinf(df["density"]).sum() == np.isinf(parquet["density"]).sum() > 0
+    assert (df["error"] != "").sum() == 1
+
+
+def test_cli_missing_column_is_one_line_and_status_2(sweep, tmp_path, capsys):
+    df = pd.read_parquet(sweep / "results.parquet").drop(columns=["acc_x"])
+    df.to_parquet(tmp_path / "results.parquet")
+    (tmp_path / "manifest.json").write_bytes((sweep / "manifest.json").read_bytes())
+    assert _cli(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'acc_x'" in err
+
+
+def test_cli_unknown_axis_and_missing_folder(sweep, tmp_path, capsys):
+    assert _cli(["report", str(sweep), "--x", "data.nope", "-o", str(tmp_path)]) == 2
+    assert "--x data.nope" in capsys.readouterr().err
+    assert _cli(["report", str(tmp_path / "absent")]) == 2
+    with pytest.raises(ReportError, match="manifest.json"):
+        write_report(tmp_path)
+
+
+def test_summary_states_the_findings_of_a_hand_built_sweep(tmp_path):
+    grid = {(0.25, 0.1): "AAA", (1.0, 0.1): "AAB", (math.inf, 0.1): "ABC",
+            (0.25, 0.5): "ABB", (1.0, 0.5): "ABC", (math.inf, 0.5): "BCC"}
+    rows = [trial(f"t{k}", c, p, acc_x=[0.2, 0.6, 0.9], acc_y=[0.1, 0.6, 0.8], spacing=(1, 3))
+            for k, (c, p) in enumerate(grid.items())]
+    df = table(*rows, failed("f", (1.0, 0.5)))
+    df.to_parquet(tmp_path / "results.parquet")
+    (tmp_path / "manifest.json").write_text(json.dumps({"name": "grid", "axes": [X, Y], "finished": True,
+                                                        "trials_total": 7}))
+    write_report(tmp_path, tmp_path / "out")  # no evaluation files: the landscape figures alone
+    summary = (tmp_path / "out" / "summary.md").read_text()
+    assert "Complete: 7/7 trials reported" in summary and "6 cells, 1–2 trials each" in summary
+    assert "Phase C reached in 3/6 cells (final phases: A 1, B 2, C 3; 0 failed cells, 0 pending)" in summary
+    assert ("Boundary to phase C: along density ≈ 0.625 and between 1 and ∞ (continuous); along overlap ≈ 0.3 "
+            "(3 neighbouring cell pairs)") in summary
+    assert "x/y coupling 1 → coupled" in summary
+    assert "Failed: 1 trial in 1 cell" in summary
+    assert {p.name for p in (tmp_path / "out").glob("*.png")} == set(FIGURES)
