@@ -3,9 +3,11 @@
 Reads only the files a sweep writes (results table, manifest, per-trial npz); never imports Ray or ``sweep``.
 """
 
-import matplotlib
+import os
 
-matplotlib.use("Agg")  # every figure here goes to a file; no display needed (set before pyplot loads)
+# Every figure here goes to a file: matplotlib's Agg backend, chosen before pyplot loads, without importing
+# matplotlib for commands that draw nothing (a backend the user set explicitly still wins).
+os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 class ReportError(ValueError):
