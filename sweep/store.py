@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from model.config import Config
-from sweep.artifacts import json_safe, write_json
+from sweep.artifacts import write_json
 from sweep.provenance import git_commit, library_versions, machine
 
 TRIALS = "trials"
@@ -124,6 +124,3 @@ def write_manifest(sweep_dir: Path, spec: dict[str, Any], spec_hash: str, axes: 
 def read_manifest(sweep_dir: Path) -> dict[str, Any]:
     return json.loads((Path(sweep_dir) / "manifest.json").read_text())
 
-
-__all__ = ["collect", "finished_trial_ids", "json_safe", "read_manifest", "read_status", "trial_folder",
-           "write_manifest", "write_results", "write_status"]
