@@ -1,6 +1,6 @@
 """``phasescape submit`` and ``phasescape jobs``: run sweeps and studies on an existing Ray cluster (Ray Jobs API).
 
-    phasescape submit SPEC.yaml --address http://HEAD:8265 [--storage DIR|URI] [--follow]
+    phasescape submit SPEC.yaml --address http://HEAD:8265 [--storage DIR] [--follow]
     phasescape jobs --address http://HEAD:8265 [--logs ID [--follow]] [--stop ID]
 
 ``submit`` validates the spec here (the same checks as ``phasescape validate``), packs the phasescape packages and
@@ -11,7 +11,7 @@ with ``ray.job_submission.JobSubmissionClient``. It prints the job id on the fir
 ``--follow`` it streams the job's logs and exits 0 if the job succeeded, 1 if it failed or was stopped.
 
 Results must land where every node sees them: ``--storage`` (or the spec's ``storage``) must be an absolute path
-on a shared file system or a URI (s3://, gs://); a relative path would resolve inside the job's temporary
+on a shared file system; a relative path would resolve inside the job's temporary
 working_dir on the head node, and is refused.
 
 Token authentication: the token is sent as ``Authorization: Bearer`` and read from ``--token-file``,
@@ -172,13 +172,14 @@ def is_study(raw: dict[str, Any]) -> bool:
 
 
 def shared_location(value: str, option: str) -> str:
-    """An absolute path (a shared file system mounted on every node) or a URI; a relative path is refused."""
+    """An absolute path on a shared file system mounted on every node; relative paths and URIs are refused
+    (trials write their folders with plain file I/O, so an object store must be mounted, e.g. with s3fs)."""
     if "://" in value:
-        return value
+        raise UsageError(f"{option} {value!r}: URIs are not supported for results; mount the bucket on every node "
+                         f"(e.g. s3fs, gcsfuse) and pass its absolute path")
     if not Path(value).expanduser().is_absolute() or value.startswith("~"):
         raise UsageError(f"{option} {value!r}: relative; on a cluster results must go to a folder every node sees "
-                         f"(an absolute path on a shared file system, e.g. /mnt/shared/results) or a URI "
-                         f"(s3://bucket/path); pass {option}")
+                         f"(an absolute path on a shared file system, e.g. /mnt/shared/results); pass {option}")
     return value
 
 
@@ -471,7 +472,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                           "working_dir and run it on the cluster; prints the job id.")
     p.add_argument("spec", help="sweep or study YAML")
     _common(p)
-    p.add_argument("--storage", help="sweep: results folder every node sees (absolute path or URI; default the "
+    p.add_argument("--storage", help="sweep: results folder every node sees (absolute path; default the "
                                      "spec's storage); study: Optuna storage URL (default: SQLite in --results)")
     p.add_argument("--results", help="study only: results folder every node sees (absolute path)")
     p.add_argument("--study", action="store_true", help="treat SPEC as a study spec (auto-detected from its "

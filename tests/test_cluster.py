@@ -98,7 +98,8 @@ def test_plan_sweep_needs_shared_storage_and_validates_the_spec(tmp_path):
     assert plan.kind == "sweep" and plan.results == "/mnt/shared/results/cluster_micro"
     assert plan.entrypoint == ["python", "-m", "sweep", "run", "submitted/cluster_micro.yaml", "--storage",
                                "/mnt/shared/results", "--max-concurrent", "2"]
-    assert submit.plan(parse("submit", str(spec), "--storage", "s3://bucket/r")).results == "s3://bucket/r/cluster_micro"
+    with pytest.raises(UsageError, match="URIs are not supported"):
+        submit.plan(parse("submit", str(spec), "--storage", "s3://bucket/r"))
     (tmp_path / "abs").mkdir()
     assert submit.plan(parse("submit", str(write_spec(tmp_path / "abs", storage="/abs")))).entrypoint[-1] == "/abs"
     with pytest.raises(UsageError, match="storage .*relative"):
