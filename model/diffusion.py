@@ -45,13 +45,18 @@ class NoiseSchedule:
         a = self._at(self.alpha_bar, t)
         return a.sqrt() * x0 + (1 - a).sqrt() * noise
 
+    def draw(self, x0: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """A training example's (x_t, t, noise) at uniformly drawn timesteps."""
+        t = torch.randint(self.timesteps, (len(x0),), generator=generator, device=x0.device)
+        noise = torch.randn(x0.shape, generator=generator, device=x0.device)
+        return self.add_noise(x0, noise, t), t, noise
+
     def loss(
         self, model: EpsModel, x0: torch.Tensor, cond: torch.Tensor, generator: torch.Generator
     ) -> torch.Tensor:
         """Mean squared error of the predicted noise at uniformly drawn timesteps."""
-        t = torch.randint(self.timesteps, (len(x0),), generator=generator, device=x0.device)
-        noise = torch.randn(x0.shape, generator=generator, device=x0.device)
-        return F.mse_loss(model(self.add_noise(x0, noise, t), t, cond).float(), noise)
+        x_t, t, noise = self.draw(x0, generator)
+        return F.mse_loss(model(x_t, t, cond).float(), noise)
 
     @torch.no_grad()
     def sample_ddpm(

@@ -79,8 +79,12 @@ class Trainer:
         self.data = BumpDataset(config.data, seed=tc.seed, device=self.device)
         self.schedule = NoiseSchedule(config.diffusion, self.device)
         self.model = UNet(config.model, config.data.image_size, config.diffusion.timesteps).to(self.device)
+        if self.device.type == "cpu":  # channels-last convolutions train the tiny preset faster (bench/train_step.py)
+            self.model.to(memory_format=torch.channels_last)
         self.ema = copy.deepcopy(self.model).requires_grad_(False)
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+        # fused: one kernel per tensor instead of a dozen small ops; a quarter of the optimizer's time on a CPU.
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay,
+                                           fused=True)
         self.generator = torch.Generator(self.device).manual_seed(tc.seed)
         self.step = 0
         self.elapsed = 0.0  # training + evaluation seconds, summed across resumes
@@ -101,15 +105,24 @@ class Trainer:
         return contextlib.nullcontext()
 
     def train_step(self) -> None:
-        tc = self.config.train
-        lr = tc.lr * min(1.0, (self.step + 1) / max(1, tc.warmup_steps))
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-        x0, centres = self.data.sample(tc.batch_size, self.generator)
+        x0, centres = self.start_step()
         with self._autocast():
             loss = self.schedule.loss(self.model, x0, centres, self.generator)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        self.finish_step(loss)
+
+    def start_step(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Set this step's learning rate and draw its batch: (images, centres)."""
+        tc = self.config.train
+        lr = tc.lr * min(1.0, (self.step + 1) / max(1, tc.warmup_steps))
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        return self.data.sample(tc.batch_size, self.generator)
+
+    def finish_step(self, loss: torch.Tensor) -> None:
+        """With the gradients of ``loss`` in place: clip, update the weights and their EMA, count the loss."""
+        tc = self.config.train
         torch.nn.utils.clip_grad_norm_(self._params, tc.grad_clip)
         self.optimizer.step()
         torch._foreach_lerp_(self._ema_params, self._params, 1 - tc.ema_decay)
@@ -174,18 +187,24 @@ class Trainer:
         while self.step < total:
             self.train_step()
             if self.step % every == 0 or self.step == total:
-                loss = (self._loss_sum / max(1, self._loss_count)).item()
-                if not math.isfinite(loss):
-                    raise TrainingDiverged(f"loss became {loss} by step {self.step}; lower train.lr")
-                self._loss_sum.zero_()
-                self._loss_count = 0
-                self.evaluation = self.evaluate()
-                self.elapsed = time.perf_counter() - start
-                metrics = {"step": self.step, "time_s": self.elapsed, "loss": loss, **self.evaluation.metrics}
-                self.history.append(metrics)
+                metrics = self.end_interval(start)
                 if on_eval is not None:
                     on_eval(self.step, metrics, self)
         return self.history
+
+    def end_interval(self, start: float) -> dict[str, Any]:
+        """At an evaluation step: check the mean loss since the last one, evaluate, and record the metrics row
+        (``time_s`` counts from ``start``, a ``time.perf_counter`` value)."""
+        loss = (self._loss_sum / max(1, self._loss_count)).item()
+        if not math.isfinite(loss):
+            raise TrainingDiverged(f"loss became {loss} by step {self.step}; lower train.lr")
+        self._loss_sum.zero_()
+        self._loss_count = 0
+        self.evaluation = self.evaluate()
+        self.elapsed = time.perf_counter() - start
+        metrics = {"step": self.step, "time_s": self.elapsed, "loss": loss, **self.evaluation.metrics}
+        self.history.append(metrics)
+        return metrics
 
     def state_dict(self) -> dict[str, Any]:
         return {
