@@ -23,11 +23,13 @@ class Progress(Callback):
         self.best: dict[str, Any] = {}
 
     def _label(self, trial: Any) -> str:
-        """Short trial id and the trial's value on each axis (density and overlap as realized)."""
+        """Short trial id and the trial's value on each axis (density and overlap as realized); a packed
+        group is labelled by its first member."""
         from model.data import BumpDataset
-        from sweep.runner import trial_config
+        from sweep.runner import trial_configs
 
-        config = trial_config(trial.config)
+        configs = trial_configs(trial.config)
+        config = configs[0]
         flat = config.flat()
         derived = BumpDataset(config.data, seed=config.train.seed).derived()
         parts = []
@@ -35,7 +37,8 @@ class Progress(Callback):
             value = derived[key] if key in CONVENIENCE_AXES else flat[key]
             short = key.split(".")[-1]
             parts.append(f"{short}={value:.3g}" if isinstance(value, float) else f"{short}={value}")
-        return f"{config.hash()[:8]} [{' '.join(parts)} seed={config.train.seed}]"
+        packed = f" +{len(configs) - 1} packed" if len(configs) > 1 else ""
+        return f"{config.hash()[:8]} [{' '.join(parts)} seed={config.train.seed}]{packed}"
 
     def _line(self, text: str) -> None:
         print(f"[{time.time() - self.started:7.1f}s] {text}", flush=True)

@@ -43,11 +43,29 @@ TABLE_EVERY_S = 20.0  # how often the driver rebuilds results.parquet and prints
 # --- the trainable: runs in a Ray worker -------------------------------------------------------------------
 
 
-def trial_config(params: dict[str, Any]) -> Config:
+def trial_configs(params: dict[str, Any]) -> list[Config]:
+    """The trials a Tune trial trains: one, or the members of a packed group (sweep/packed_trial.py)."""
+    if "configs" in params:
+        return [Config.from_dict(d) for d in params["configs"]]
     if "config" in params:
-        return Config.from_dict(params["config"])
+        return [Config.from_dict(params["config"])]
     spec = spec_from_dict(params["spec"])  # optuna: the point was sampled by the searcher
-    return spec.config_for(params["point"], params["seed"])
+    return [spec.config_for(params["point"], params["seed"])]
+
+
+def trial_config(params: dict[str, Any]) -> Config:
+    """The (first) trial of a Tune trial, which labels it."""
+    return trial_configs(params)[0]
+
+
+def trainable_for(spec: SweepSpec) -> Any:
+    """The trainable with the spec's resources: one trial per Tune trial, or packed groups of ``spec.pack``."""
+    from ray import tune
+
+    from sweep.packed_trial import run_group
+
+    resources = {"cpu": spec.resources.cpu, "gpu": spec.resources.gpu, **spec.resources.custom}
+    return tune.with_resources(run_group if spec.pack > 1 else run_trial, resources)
 
 
 def run_trial(params: dict[str, Any]) -> None:
@@ -135,10 +153,9 @@ def build_tuner(spec: SweepSpec, sweep_dir: Path, pending: list[Config], max_con
     from ray.tune.logger import JsonLoggerCallback
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
+    from sweep.packed_trial import pack_groups
     from sweep.progress import Progress
 
-    resources = {"cpu": spec.resources.cpu, "gpu": spec.resources.gpu, **spec.resources.custom}
-    trainable = tune.with_resources(run_trial, resources)
     searcher = None
     if spec.search.type == "optuna":
         import optuna
@@ -160,6 +177,10 @@ def build_tuner(spec: SweepSpec, sweep_dir: Path, pending: list[Config], max_con
         sampler = optuna.samplers.TPESampler(seed=0, multivariate=False, constant_liar=False)
         searcher = OptunaSearch(metric=spec.search.metric, mode=spec.search.mode, sampler=sampler)
         num_samples = spec.search.num_samples
+    elif spec.pack > 1:
+        groups = [[c.to_dict() for c in group] for group in pack_groups(pending, spec.pack)]
+        params = {"sweep_dir": str(sweep_dir), "configs": tune.grid_search(groups)}
+        num_samples = 1
     else:
         params = {"sweep_dir": str(sweep_dir),
                   "config": tune.grid_search([c.to_dict() for c in pending])}
@@ -172,7 +193,7 @@ def build_tuner(spec: SweepSpec, sweep_dir: Path, pending: list[Config], max_con
         )
     limit = max_concurrent if max_concurrent is not None else spec.max_concurrent
     return tune.Tuner(
-        trainable,
+        trainable_for(spec),
         param_space=params,
         tune_config=tune.TuneConfig(num_samples=num_samples, search_alg=searcher, scheduler=scheduler,
                                     max_concurrent_trials=limit or None,
@@ -205,7 +226,8 @@ def run_sweep(spec: SweepSpec, storage: str | None = None, address: str | None =
         if reused:
             print(f"reusing {reused} finished trial(s) of {len(trials)} from {sweep_dir}", flush=True)
         if pending or spec.search.type == "optuna":
-            print(f"running {len(pending) if spec.search.type != 'optuna' else total} trial(s) -> {sweep_dir}",
+            packed = f" in groups of up to {spec.pack}" if spec.pack > 1 else ""
+            print(f"running {len(pending) if spec.search.type != 'optuna' else total} trial(s){packed} -> {sweep_dir}",
                   flush=True)
             started = time.time()
             tuner = build_tuner(spec, sweep_dir, pending, max_concurrent)
@@ -236,10 +258,9 @@ def resume_sweep(sweep_dir: Path, address: str | None = None) -> Any:
     connect(address)
     try:
         check_resources(spec)
-        trainable = tune.with_resources(
-            run_trial, {"cpu": spec.resources.cpu, "gpu": spec.resources.gpu, **spec.resources.custom})
         print(f"resuming {sweep_dir}", flush=True)
-        tuner = tune.Tuner.restore(str(tune_path), trainable, resume_unfinished=True, resume_errored=True)
+        tuner = tune.Tuner.restore(str(tune_path), trainable_for(spec), resume_unfinished=True,
+                                   resume_errored=True)
         mark_stopped(sweep_dir, tuner.fit())
         table = write_results(sweep_dir, spec.name)
         write_manifest(sweep_dir, spec.to_dict(), spec.hash(), list(spec.axes), manifest["trials_total"],
@@ -253,9 +274,10 @@ def mark_stopped(sweep_dir: Path, grid: Any) -> None:
     """Trials that Tune ended without error but that did not finish training were stopped by the scheduler;
     trials Tune gave up on after max_failures keep their last error as the reason."""
     for result in grid:
-        folder = trial_folder(sweep_dir, trial_config(result.config).hash())
-        status = read_status(folder)["status"]
-        if result.error is not None and status not in FINISHED:
-            write_status(folder, "ERROR", error=read_status(folder).get("error") or str(result.error))
-        elif result.error is None and status == "RUNNING":
-            write_status(folder, "STOPPED", error="stopped early by the scheduler")
+        for config in trial_configs(result.config):
+            folder = trial_folder(sweep_dir, config.hash())
+            status = read_status(folder)["status"]
+            if result.error is not None and status not in FINISHED:
+                write_status(folder, "ERROR", error=read_status(folder).get("error") or str(result.error))
+            elif result.error is None and status == "RUNNING":
+                write_status(folder, "STOPPED", error="stopped early by the scheduler")

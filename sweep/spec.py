@@ -12,6 +12,7 @@ Example ``sweeps/density_overlap_tiny.yaml``::
     steps: 1500
     eval_every: 250
     resources: {cpu: 1}
+    pack: 4                          # optional: train up to 4 trials of one architecture per Tune trial
 
 ``load_spec(path)`` returns a :class:`SweepSpec`; ``spec.trials()`` lists the concrete trial configs.
 """
@@ -38,7 +39,7 @@ DISTRIBUTIONS = ("uniform", "loguniform", "int")
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 TOP_LEVEL = {
     "name", "base", "set", "axes", "seeds", "search", "scheduler", "resources", "max_concurrent",
-    "max_failures", "storage", "eval_every", "steps",
+    "max_failures", "storage", "eval_every", "steps", "pack",
 }
 
 
@@ -81,12 +82,16 @@ class SweepSpec:
     storage: str = "results"
     eval_every: int | None = None
     steps: int | None = None
+    pack: int = 1  # trials of one architecture trained together in one Tune trial (sweep/packed_trial.py)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def hash(self) -> str:
-        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+        # pack changes how trials are scheduled, not which trials run: packing a spec keeps its hash (and so
+        # its random-search samples), and a packed rerun reuses the trials an unpacked run finished.
+        d = {k: v for k, v in self.to_dict().items() if k != "pack"}
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
     def folder(self, storage: str | None = None) -> Path:
         """The sweep's results folder: ``<storage>/<name>`` (name is validated not to escape it)."""
@@ -258,7 +263,7 @@ def parse_spec(raw: Any, source: str = "spec") -> SweepSpec:
     if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool)
                                                            for s in seeds):
         raise _fail("seeds", f"expected a non-empty list of integers, got {seeds!r}")
-    for key in ("eval_every", "steps", "max_concurrent", "max_failures"):
+    for key in ("eval_every", "steps", "max_concurrent", "max_failures", "pack"):
         value = raw.get(key)
         minimum = 0 if key in ("max_concurrent", "max_failures") else 1
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < minimum):
@@ -273,7 +278,7 @@ def parse_spec(raw: Any, source: str = "spec") -> SweepSpec:
         scheduler=_section(raw.get("scheduler"), Scheduler, "scheduler"),
         resources=_section(raw.get("resources"), Resources, "resources"),
         max_concurrent=raw.get("max_concurrent", 0), max_failures=raw.get("max_failures", 2),
-        storage=storage, eval_every=raw.get("eval_every"), steps=raw.get("steps"),
+        storage=storage, eval_every=raw.get("eval_every"), steps=raw.get("steps"), pack=raw.get("pack", 1),
     )
     _check_sections(spec)
     check_storage(storage)
@@ -302,6 +307,10 @@ def _check_sections(spec: SweepSpec) -> None:
         raise _fail("resources.custom", f"amounts must be positive numbers, got {r.custom}")
     if spec.search.type == "optuna" and spec.scheduler.type == "asha" and s.metric != sc.metric:
         raise _fail("scheduler.metric", "must equal search.metric when both are set")
+    if spec.pack > 1 and s.type == "optuna":
+        raise _fail("pack", "Optuna samples one trial at a time; pack needs search.type grid or random")
+    if spec.pack > 1 and sc.type != "fifo":
+        raise _fail("pack", "ASHA would stop a whole packed group on its mean; pack needs scheduler.type fifo")
     for key, values in spec.axes.items():
         _check_axis(key, values, s.type)
     if "overlap" in spec.axes and "density" not in spec.axes:
