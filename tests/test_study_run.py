@@ -1,0 +1,274 @@
+"""Studies end to end on real Ray and real storages: a driver killed mid-way resumes by name, Optuna's own
+client and dashboard read the study, two worker processes share one study, bad input exits with status 2."""
+
+import contextlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+from optuna.trial import TrialState
+
+from sweep.study import open_storage, worker_alive
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+# The study commands as sweep/cli.py runs them (UsageError -> one line, status 2), without depending on it.
+CLI = """
+import argparse, sys
+from model.config import ConfigError
+from sweep.errors import UsageError
+from sweep.study import register
+parser = argparse.ArgumentParser(prog="phasescape")
+register(parser.add_subparsers(dest="command", required=True))
+args = parser.parse_args()
+try:
+    sys.exit(args.func(args))
+except (UsageError, ConfigError) as error:
+    print(f"phasescape: error: {error}", file=sys.stderr)
+    sys.exit(2)
+"""
+MICRO = {
+    "name": "micro_budget", "base": "micro", "set": {"train.steps": 20, "eval.every": 10}, "budget": 16,
+    "policy": {"fill": [0.3, 1.0], "aspect": [-1.0, 1.0], "sigma": [0.7, 1.5]}, "objectives": ["acc"],
+    "sampler": {"name": "tpe", "seed": 0, "n_startup_trials": 3}, "pruner": {"name": "median", "n_startup_trials": 2},
+    "n_trials": 8, "workers": 2, "heartbeat": {"interval": 1, "grace_period": 30, "max_retry": 1},
+}
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "RAY_AUTH_MODE": "disabled", "PYTHONPATH": str(ROOT)}
+
+
+def command(*args: str) -> list[str]:
+    return [sys.executable, "-c", CLI, *args]
+
+
+def write_spec(folder: Path, **changes) -> Path:
+    path = folder / f"{changes.get('name', MICRO['name'])}.yaml"
+    path.write_text(yaml.safe_dump({**MICRO, **changes}))
+    return path
+
+
+def session_processes(session: int) -> list[int]:
+    """Processes left of a session we started (a driver and the local Ray it launched)."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if session in (int(fields[2]), int(fields[3])) and fields[0] != "Z":
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def reap(session: int, wait: float) -> list[int]:
+    """Wait for a session's processes to exit; kill (by pid) what is still there after ``wait`` seconds."""
+    deadline = time.time() + wait
+    while session_processes(session) and time.time() < deadline:
+        time.sleep(1)
+    left = session_processes(session)
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return left
+
+
+def load(url: str, name: str) -> optuna.Study:
+    return optuna.load_study(study_name=name, storage=open_storage(url))
+
+
+@pytest.fixture(scope="module")
+def killed_and_resumed(tmp_path_factory):
+    """A study of 8 micro trials, 2 Ray workers: its driver is SIGKILLed while trials run, then resumed."""
+    tmp = tmp_path_factory.mktemp("study")
+    spec = write_spec(tmp)
+    results = tmp / "results"
+    db = results / "studies" / MICRO["name"] / "study.db"
+    url = f"sqlite:///{db}"
+    args = command("study", str(spec), "--results", str(results))
+    first = subprocess.Popen(args, cwd=tmp, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             start_new_session=True)
+    victims: list[str] = []
+    deadline = time.time() + 300
+    study = None
+    while not victims:
+        assert first.poll() is None and time.time() < deadline, first.communicate()[0]
+        time.sleep(0.5)
+        if study is None:
+            if (db.parent / "spec.yaml").exists():  # written once the driver has created the study
+                study = load(url, MICRO["name"])
+            continue
+        trials = study.get_trials(deepcopy=False)
+        if any(t.state in FINISHED for t in trials):
+            victims = [t.user_attrs["worker"] for t in trials if t.state == TrialState.RUNNING and "worker" in
+                       t.user_attrs]
+    os.kill(first.pid, signal.SIGKILL)
+    first_output = first.communicate()[0]
+    # Ray fate-shares: the workers die with their driver, so their trials are left RUNNING.
+    deadline = time.time() + 60
+    while any(worker_alive(w) for w in victims) and time.time() < deadline:
+        time.sleep(0.5)
+    workers_died = not any(worker_alive(w) for w in victims)
+    stopped = load(url, MICRO["name"]).get_trials(deepcopy=False)
+    reap(first.pid, 5)  # what Ray leaves of a killed driver (its dashboard and runtime-env agents) ends in a minute
+
+    second = subprocess.Popen(args, cwd=tmp, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              start_new_session=True)
+    try:
+        second_output = second.communicate(timeout=400)[0]
+    finally:
+        second.kill()
+    yield {
+        "url": url, "results": results, "victims": victims, "workers_died": workers_died, "stopped": stopped,
+        "first": first_output, "second": second_output, "returncode": second.returncode,
+        "left": reap(second.pid, 30),
+    }
+
+
+def test_killed_study_resumes_by_name_and_leaves_no_trial_running(killed_and_resumed):
+    run = killed_and_resumed
+    assert run["returncode"] == 0, run["second"]
+    assert run["workers_died"], f"workers {run['victims']} outlived their killed driver"
+    killed = [t.number for t in run["stopped"] if t.state == TrialState.RUNNING]
+    assert killed, "the driver was killed with no trial running"
+    assert "resuming study micro_budget" in run["second"]
+    trials = load(run["url"], MICRO["name"]).get_trials()
+    assert all(t.state in FINISHED for t in trials), [(t.number, t.state) for t in trials]
+    assert all(t.user_attrs.get("fail_reason") for t in trials if t.state == TrialState.FAIL)
+    for number in killed:  # failed on resume as a dead worker's trial, then retried with its parameters
+        trial = trials[number]
+        assert trial.state == TrialState.FAIL and "died" in trial.user_attrs["fail_reason"], trial.user_attrs
+        retry = next(t for t in trials if t.system_attrs.get("failed_trial") == number)
+        assert retry.params == trial.params and retry.state in (TrialState.COMPLETE, TrialState.PRUNED)
+        assert f"trial {number:>4}  FAIL     worker" in run["second"]
+    retried = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
+    assert sum(t.number not in retried for t in trials) >= 8
+    assert [t.number for t in trials] == list(range(len(trials)))
+    def printed(output: str) -> set[int]:
+        return {int(line.split()[1]) for line in output.splitlines() if line.startswith("trial ")}
+
+    before = {t.number for t in run["stopped"] if t.state in FINISHED}
+    assert printed(run["first"]) <= before  # one progress line per finished trial, by the driver that saw it end
+    assert printed(run["second"]) == {t.number for t in trials} - before
+    study_dir = run["results"] / "studies" / MICRO["name"]
+    for trial in trials:
+        if trial.state != TrialState.FAIL:
+            assert (study_dir / trial.user_attrs["artifacts"] / "metrics.jsonl").is_file()
+            assert trial.user_attrs["n_positions"] <= 16
+    assert trials[0].params == {"fill": 1.0, "aspect": 0.0, "sigma": 1.0}  # the enqueued uniform baseline
+    assert run["left"] == [], "the resumed driver left processes behind"
+
+
+def test_optuna_cli_lists_the_study_unchanged(killed_and_resumed):
+    url = killed_and_resumed["url"]
+    out = subprocess.run([str(BIN / "optuna"), "trials", "--storage", url, "--study-name", MICRO["name"], "-f",
+                          "json"], capture_output=True, text=True, timeout=120, env=ENV)
+    assert out.returncode == 0, out.stderr
+    listed = json.loads(out.stdout)
+    trials = load(url, MICRO["name"]).get_trials()
+    assert sorted(row["number"] for row in listed) == [t.number for t in trials]
+    assert {row["state"] for row in listed} <= {"COMPLETE", "PRUNED", "FAIL"}
+
+
+def test_optuna_dashboard_serves_the_study(killed_and_resumed):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dashboard = subprocess.Popen([str(BIN / "optuna-dashboard"), killed_and_resumed["url"], "--host", "127.0.0.1",
+                                  "--port", str(port), "--quiet"], env=ENV, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies", timeout=5) as response:
+                    studies = json.load(response)["study_summaries"]
+                break
+            except OSError:
+                assert dashboard.poll() is None and time.time() < deadline, dashboard.stderr.read()
+                time.sleep(0.5)
+        assert [s["study_name"] for s in studies] == [MICRO["name"]]
+    finally:
+        dashboard.terminate()
+        dashboard.wait(timeout=30)
+
+
+def test_report_has_optuna_figures_best_policies_and_sweep_specs(killed_and_resumed):
+    from sweep.spec import load_spec as load_sweep_spec
+
+    report = killed_and_resumed["results"] / "studies" / MICRO["name"] / "report"
+    html = (report / "report.html").read_text()
+    assert "data:image/png;base64," in html and (report / "history.png").is_file()
+    csv = (report / "best_policies.csv").read_text().splitlines()
+    assert len(csv) >= 2 and {"acc", "fill", "aspect", "sigma", "spacing_x", "n_positions"} <= set(csv[0].split(","))
+    assert (report / "best_policies.md").read_text().startswith("| rank | trial | acc |")
+    specs = sorted((report / "specs").glob("*.yaml"))
+    assert specs
+    for path in specs:
+        sweep = yaml.safe_load(path.read_text())
+        assert set(sweep) == {"name", "base", "set", "seeds", "steps", "eval_every"}
+        assert sweep["base"] == "micro" and sweep["steps"] == 20 and len(sweep["seeds"]) == 3
+        assert load_sweep_spec(path).name == sweep["name"]  # the sweep service accepts it as written
+
+
+def test_two_worker_processes_share_one_study_without_losing_or_duplicating_trials(tmp_path):
+    spec = write_spec(tmp_path, name="shared", n_trials=4)
+    url = f"journal://{tmp_path}/shared.log"
+    args = command("study", str(spec), "--results", str(tmp_path / "results"), "--storage", url, "--no-ray",
+                   "--no-report")
+    workers = [subprocess.Popen(args, cwd=tmp_path, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, start_new_session=True) for _ in range(2)]
+    try:
+        outputs = [w.communicate(timeout=300)[0] for w in workers]
+    finally:
+        for w in workers:
+            w.kill()
+    assert [w.returncode for w in workers] == [0, 0], outputs
+    trials = load(url, "shared").get_trials()
+    assert [t.number for t in trials] == list(range(len(trials))) and len(trials) >= 4
+    assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials), [t.state for t in trials]
+    assert len({t.user_attrs["worker"] for t in trials}) == 2  # both processes ran trials
+    for trial in trials:
+        assert (tmp_path / "results" / "studies" / "shared" / trial.user_attrs["artifacts"] / "trial.json").is_file()
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"policy": {"fill": [0.5, 1.5]}}, r"phasescape: error: policy.fill: \[0.5, 1.5\] must lie in \(0, 1\]"),
+    ({"objectives": ["acc", "speed"]}, "phasescape: error: objectives: unknown objective 'speed'; choose from acc"),
+])
+def test_bad_input_prints_one_line_and_exits_2(tmp_path, changes, message):
+    out = subprocess.run(command("study", str(write_spec(tmp_path, **changes)), "--results", str(tmp_path)),
+                         capture_output=True, text=True, timeout=120, env=ENV)
+    assert out.returncode == 2
+    assert len(out.stderr.strip().splitlines()) == 1
+    assert re.search(message, out.stderr), out.stderr
+    assert not (tmp_path / "studies").exists()  # nothing created before the spec is valid
+
+
+def test_a_trial_below_the_median_is_pruned_at_its_report(tmp_path):
+    from sweep.study import open_study, storage_url
+    from sweep.study_spec import parse_spec
+    from sweep.study_worker import run_worker
+
+    spec = parse_spec({**MICRO, "pruner": {"name": "median", "n_startup_trials": 1}, "n_trials": 2})
+    url = storage_url(spec, tmp_path)
+    study = open_study(spec, url)  # the uniform baseline waits as trial 0
+    distributions = {k: optuna.distributions.FloatDistribution(*v) for k, v in MICRO["policy"].items()}
+    study.add_trial(optuna.trial.create_trial(  # a trial perfect at every report: any micro trial falls below it
+        params={"fill": 1.0, "aspect": 0.0, "sigma": 1.0}, distributions=distributions, value=1.0,
+        intermediate_values={10: 1.0, 20: 1.0}))
+    assert run_worker(spec, url, tmp_path / "studies" / spec.name) == 1
+    pruned = study.trials[0]
+    assert pruned.state == TrialState.PRUNED and pruned.last_step == 10
+    assert pruned.user_attrs["acc"] == 0 and pruned.user_attrs["phase"] == "A"
+    lines = (tmp_path / "studies" / spec.name / pruned.user_attrs["artifacts"] / "metrics.jsonl").read_text()
+    assert len(lines.splitlines()) == 1  # stopped at its first evaluation
