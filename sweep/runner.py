@@ -192,11 +192,13 @@ def build_tuner(spec: SweepSpec, sweep_dir: Path, pending: list[Config], max_con
             grace_period=spec.scheduler.grace_period, reduction_factor=spec.scheduler.reduction_factor,
         )
     limit = max_concurrent if max_concurrent is not None else spec.max_concurrent
+    # reuse_actors: a finished trial's worker, torch and the model code already imported, runs the next trial;
+    # it saves a worker start and those imports per trial (bench/sweep_overhead.py).
     return tune.Tuner(
         trainable_for(spec),
         param_space=params,
         tune_config=tune.TuneConfig(num_samples=num_samples, search_alg=searcher, scheduler=scheduler,
-                                    max_concurrent_trials=limit or None,
+                                    max_concurrent_trials=limit or None, reuse_actors=True,
                                     trial_dirname_creator=lambda trial: f"trial_{trial.trial_id}"),
         run_config=tune.RunConfig(
             name=TUNE_DIR, storage_path=str(sweep_dir), verbose=0, log_to_file=True,
