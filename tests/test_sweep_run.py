@@ -122,7 +122,7 @@ def test_killed_worker_is_retried_from_checkpoint_and_failures_are_recorded(tmp_
 
     final = statuses(sweep_dir)
     assert final[victim]["status"] == "COMPLETED"
-    assert final[victim]["attempts"] == 2 and final[victim]["restored_from_step"] >= 30
+    assert final[victim]["attempts"] == 2 and final[victim]["restored_from_step"] >= 15
     assert final[ids[1.3]]["status"] == "ERROR" and "IsADirectoryError" in final[ids[1.3]]["error"]
     assert final[ids[1e-30]]["status"] == "ERROR" and "loss became nan" in final[ids[1e-30]]["error"]
     assert final[ids[1e-30]]["attempts"] == 1  # a diverged loss is not retried
