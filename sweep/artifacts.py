@@ -13,11 +13,13 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from model.config import Config
-from model.train import Trainer
 from sweep.provenance import git_commit, library_versions
+
+if TYPE_CHECKING:  # the sweep driver imports this module: keep torch and sklearn off its start-up path
+    from model.train import Trainer
 
 CHECKPOINT = "checkpoint.pt"
 
