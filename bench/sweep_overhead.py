@@ -1,0 +1,99 @@
+"""Sweep overhead: K micro trials through ``phasescape run`` vs the same K trainings in a plain loop.
+
+    .venv/bin/python -m bench.sweep_overhead [--quick] [--trials 4] [--steps 300] [--pack K]
+
+Writes a spec into a temporary folder (base ``micro``, K seeds, 1 CPU per trial, one trial at a time so the
+sweep does what the loop does), runs ``python -m sweep run SPEC`` and timestamps its progress lines as they
+arrive (``[   12.3s] start|eval|done ...``), then trains ``spec.trials()`` with ``model.train.train`` in this
+process on one thread. Prints:
+
+- start-up: launch to the first ``start`` line, paid once per sweep, split at the driver's ``running`` line
+  (interpreter, imports and ``ray.init`` before it; Tune and the first worker after it);
+- first report: launch to the first ``eval`` line;
+- per-trial overhead: (first ``start`` to last ``done``, minus the loop's time) / K: worker start, imports,
+  trial folders, checkpoints and reports, paid by every trial;
+- those overheads as a share of 2-minute trials (per trial, and for a sweep of 4 trials two at a time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from bench.common import machine_line, set_threads
+from model.train import train
+from sweep.spec import load_spec
+
+LINE = re.compile(r"^(?:\[\s*[\d.]+s\] )?(running|start|eval|done)\b")
+TRIAL_S = 120.0  # the trial length the overhead target is stated for
+
+
+def run_sweep(spec_path: Path) -> dict[str, list[float]]:
+    """Seconds from launch at which each kind of progress line arrived, plus the total ('exit')."""
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "OMP_NUM_THREADS": "1"}
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "sweep", "run", str(spec_path), "--max-concurrent", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    seen: dict[str, list[float]] = {"running": [], "start": [], "eval": [], "done": []}
+    assert proc.stdout is not None
+    tail = []
+    for line in proc.stdout:
+        tail = [*tail[-20:], line]
+        match = LINE.match(line)
+        if match:
+            seen[match.group(1)].append(time.perf_counter() - start)
+    if proc.wait() != 0:
+        raise SystemExit("phasescape run failed:\n" + "".join(tail))
+    seen["exit"] = [time.perf_counter() - start]
+    return seen
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="2 trials of 60 steps: under a minute")
+    parser.add_argument("--trials", type=int, default=4)
+    parser.add_argument("--steps", type=int, default=300, help="micro training steps per trial")
+    parser.add_argument("--pack", type=int, default=1, help="spec key pack: train this many trials per Tune trial")
+    args = parser.parse_args()
+    if args.quick:
+        args.trials, args.steps = 2, 60
+    set_threads(1)
+    print(machine_line(1))
+    with tempfile.TemporaryDirectory() as tmp:
+        spec = {"name": "overhead", "base": "micro", "seeds": list(range(args.trials)), "steps": args.steps,
+                "eval_every": max(1, args.steps // 2), "resources": {"cpu": 1}, "storage": str(Path(tmp) / "r")}
+        if args.pack > 1:
+            spec["pack"] = args.pack
+        spec_path = Path(tmp) / "overhead.yaml"
+        spec_path.write_text(yaml.safe_dump(spec))
+        seen = run_sweep(spec_path)
+        start = time.perf_counter()
+        for config in load_spec(spec_path).trials():
+            train(config)
+        loop = time.perf_counter() - start
+
+    k = args.trials
+    startup, first_eval, total = seen["start"][0], seen["eval"][0], seen["exit"][0]
+    per_trial = (seen["done"][-1] - startup - loop) / k
+    print(f"{k} micro trials x {args.steps} steps{f', pack {args.pack}' if args.pack > 1 else ''}: "
+          f"phasescape run {total:.1f}s, plain loop {loop:.1f}s ({loop / k:.1f}s per trial), ratio {total / loop:.2f}")
+    print(f"start-up (launch to first trial start): {startup:.1f}s, of which {seen['running'][0]:.1f}s to Ray up; "
+          f"first report: {first_eval:.1f}s after launch")
+    print(f"per-trial overhead: {per_trial:.2f}s = {per_trial / (loop / k):.0%} of these trials, "
+          f"{per_trial / TRIAL_S:.1%} of a {TRIAL_S:.0f}s trial")
+    fixed = startup + total - seen["done"][-1]
+    print(f"a sweep of 4 {TRIAL_S:.0f}s trials, 2 at a time: overhead {(fixed + 2 * per_trial) / (2 * TRIAL_S):.1%} "
+          f"of its wall time (start-up and shutdown {fixed:.1f}s once, per-trial overhead twice per slot)")
+    print(machine_line(1).split("; ")[-1] + " (after)")
+
+
+if __name__ == "__main__":
+    main()
