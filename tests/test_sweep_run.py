@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-
 from conftest import ROOT, phasescape
+
 from sweep.spec import load_spec
 
 
