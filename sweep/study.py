@@ -266,6 +266,9 @@ def run_study(spec: StudySpec, url: str, results: str | Path, workers: int, addr
 
 def _on_ray(spec: StudySpec, url: str, folder: Path, workers: int, address: str | None, study: optuna.Study,
             show_new: Callable[[], None], out: Callable[[str], None]) -> None:
+    """Run rounds of ``workers`` Ray tasks until the study holds its trials and none is running: a retry
+    enqueued after the workers stopped gets another round, a trial whose worker is unknown or remote is
+    waited for until it finishes or its heartbeat goes stale."""
     if not wanted(study, spec.n_trials):
         return
     import ray
@@ -279,16 +282,23 @@ def _on_ray(spec: StudySpec, url: str, folder: Path, workers: int, address: str 
         from sweep.study_worker import ray_worker
 
         task = ray.remote(num_cpus=1, max_retries=0)(ray_worker)
+        pending: list[Any] = []
         rounds = 0
-        while wanted(study, spec.n_trials):  # a retry enqueued after the workers stopped gets another round
-            pending = [task.remote(spec, url, str(folder), rounds * workers + i) for i in range(workers)]
-            refs, rounds = list(pending), rounds + 1
-            while pending:
-                _, pending = ray.wait(pending, num_returns=len(pending), timeout=2.0)
-                for number, reason in fail_dead_trials(study, spec.heartbeat):
-                    out(f"trial {number:>4}  FAIL     {reason}")
-                show_new()
-            ray.get(refs)  # a worker's own error (not a trial's) surfaces here
+        while True:
+            if not pending and wanted(study, spec.n_trials):
+                pending = [task.remote(spec, url, str(folder), rounds * workers + i) for i in range(workers)]
+                rounds += 1
+            if pending:
+                done, pending = ray.wait(pending, num_returns=len(pending), timeout=2.0)
+                ray.get(done)  # a worker's own error (not a trial's) surfaces here
+            else:
+                time.sleep(2.0)
+            for number, reason in fail_dead_trials(study, spec.heartbeat):
+                out(f"trial {number:>4}  FAIL     {reason}")
+            show_new()
+            if not pending and not wanted(study, spec.n_trials) and not study.get_trials(
+                    deepcopy=False, states=(TrialState.RUNNING,)):
+                return
     finally:
         ray.shutdown()
 

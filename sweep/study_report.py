@@ -144,6 +144,8 @@ def write_report(study: optuna.Study, spec: StudySpec, out: str | Path, top: int
     """Write the report folder; returns the path of report.html."""
     out = Path(out)
     (out / "specs").mkdir(parents=True, exist_ok=True)
+    for stale in (out / "specs").glob("*.yaml"):  # the best policies of an earlier report may have changed
+        stale.unlink()
     pngs, notes = figures(study, spec, out)
     best = best_trials(study, spec, top)
     table = policy_table(best, spec)

@@ -31,7 +31,7 @@ from typing import Any
 
 import optuna
 import torch
-from optuna.trial import FrozenTrial
+from optuna.trial import FrozenTrial, TrialState
 
 from model.config import Config
 from model.metrics import phase_of
@@ -149,7 +149,10 @@ def run_worker(spec: StudySpec, url: str, folder: str | Path, salt: int = 0,
     study = optuna.load_study(study_name=spec.name, storage=open_storage(url, spec.heartbeat),
                               sampler=spec.make_sampler(salt), pruner=spec.make_pruner())
 
+    running: list[int] = []  # the number of this worker's current trial
+
     def guarded(trial: optuna.Trial) -> float | list[float]:
+        running[:] = [trial.number]
         with beating(trial, spec.heartbeat.interval):
             try:
                 return objective(trial, spec, folder)
@@ -164,7 +167,14 @@ def run_worker(spec: StudySpec, url: str, folder: str | Path, salt: int = 0,
         fail_dead_trials(study, spec.heartbeat)
         if not wanted(study, spec.n_trials):
             return ran
-        study.optimize(guarded, n_trials=1, catch=(Exception,), callbacks=[on_finished] if on_finished else None)
+        running.clear()
+        try:
+            study.optimize(guarded, n_trials=1, catch=(Exception,), callbacks=[on_finished] if on_finished else None)
+        except (ValueError, optuna.exceptions.UpdateFinishedTrialError):
+            # Telling a trial that another process failed as stale (this worker fell silent past the grace
+            # period, e.g. a stalled database) raises; that trial was retried elsewhere, so this worker goes on.
+            if not running or study.get_trials(deepcopy=False)[running[0]].state != TrialState.FAIL:
+                raise
         ran += 1
 
 

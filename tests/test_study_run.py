@@ -23,32 +23,17 @@ from sweep.study import open_storage, worker_alive
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-# The study commands as sweep/cli.py runs them (UsageError -> one line, status 2), without depending on it.
-CLI = """
-import argparse, sys
-from model.config import ConfigError
-from sweep.errors import UsageError
-from sweep.study import register
-parser = argparse.ArgumentParser(prog="phasescape")
-register(parser.add_subparsers(dest="command", required=True))
-args = parser.parse_args()
-try:
-    sys.exit(args.func(args))
-except (UsageError, ConfigError) as error:
-    print(f"phasescape: error: {error}", file=sys.stderr)
-    sys.exit(2)
-"""
 MICRO = {
     "name": "micro_budget", "base": "micro", "set": {"train.steps": 20, "eval.every": 10}, "budget": 16,
     "policy": {"fill": [0.3, 1.0], "aspect": [-1.0, 1.0], "sigma": [0.7, 1.5]}, "objectives": ["acc"],
     "sampler": {"name": "tpe", "seed": 0, "n_startup_trials": 3}, "pruner": {"name": "median", "n_startup_trials": 2},
-    "n_trials": 8, "workers": 2, "heartbeat": {"interval": 1, "grace_period": 30, "max_retry": 1},
+    "n_trials": 8, "workers": 2, "heartbeat": {"interval": 1, "grace_period": 15, "max_retry": 3},
 }
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "RAY_AUTH_MODE": "disabled", "PYTHONPATH": str(ROOT)}
 
 
 def command(*args: str) -> list[str]:
-    return [sys.executable, "-c", CLI, *args]
+    return [sys.executable, "-m", "sweep", *args]  # the phasescape command line
 
 
 def write_spec(folder: Path, **changes) -> Path:
@@ -144,13 +129,16 @@ def test_killed_study_resumes_by_name_and_leaves_no_trial_running(killed_and_res
     trials = load(run["url"], MICRO["name"]).get_trials()
     assert all(t.state in FINISHED for t in trials), [(t.number, t.state) for t in trials]
     assert all(t.user_attrs.get("fail_reason") for t in trials if t.state == TrialState.FAIL)
-    for number in killed:  # failed on resume as a dead worker's trial, then retried with its parameters
-        trial = trials[number]
-        assert trial.state == TrialState.FAIL and "died" in trial.user_attrs["fail_reason"], trial.user_attrs
-        retry = next(t for t in trials if t.system_attrs.get("failed_trial") == number)
-        assert retry.params == trial.params and retry.state in (TrialState.COMPLETE, TrialState.PRUNED)
-        assert f"trial {number:>4}  FAIL     worker" in run["second"]
     retried = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
+    for number in killed:  # failed as a dead worker's trial (at once, or after the grace period when it was
+        trial = trials[number]  # killed before naming its worker), then retried with its parameters
+        assert trial.state == TrialState.FAIL, trial.user_attrs
+        assert re.match(r"(worker .* died|no heartbeat from worker)", trial.user_attrs["fail_reason"])
+        assert f"trial {number:>4}  FAIL     " in run["second"] and number in retried
+    last_retries = [t for t in trials if t.system_attrs.get("retry_history") and t.number not in retried]
+    assert last_retries and all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in last_retries)
+    for t in last_retries:  # the parameters drawn before the kill (all, unless it was killed while drawing them)
+        assert trials[t.system_attrs["failed_trial"]].params.items() <= t.params.items()
     assert sum(t.number not in retried for t in trials) >= 8
     assert [t.number for t in trials] == list(range(len(trials)))
     def printed(output: str) -> set[int]:
@@ -272,3 +260,29 @@ def test_a_trial_below_the_median_is_pruned_at_its_report(tmp_path):
     assert pruned.user_attrs["acc"] == 0 and pruned.user_attrs["phase"] == "A"
     lines = (tmp_path / "studies" / spec.name / pruned.user_attrs["artifacts"] / "metrics.jsonl").read_text()
     assert len(lines.splitlines()) == 1  # stopped at its first evaluation
+
+
+def test_a_worker_whose_trial_was_failed_as_stale_elsewhere_goes_on(tmp_path):
+    import threading
+
+    from sweep.study import fail_dead_trials, open_study, storage_url
+    from sweep.study_spec import Heartbeat, parse_spec
+    from sweep.study_worker import run_worker
+
+    spec = parse_spec({**MICRO, "pruner": "none", "n_trials": 2, "baselines": []})
+    url = storage_url(spec, tmp_path)
+    study = open_study(spec, url)
+    impatient = Heartbeat(interval=1, grace_period=-1, max_retry=1)  # another process that finds every beat late
+
+    def fail_the_first_running_trial() -> None:
+        while not fail_dead_trials(study, impatient):
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=fail_the_first_running_trial)
+    thread.start()
+    ran = run_worker(spec, url, tmp_path / "studies" / spec.name)
+    thread.join()
+    states = [t.state for t in study.trials]
+    assert ran == 3 and states == [TrialState.FAIL, TrialState.COMPLETE, TrialState.COMPLETE]
+    assert "no heartbeat" in study.trials[0].user_attrs["fail_reason"]
+    assert study.trials[1].system_attrs["retry_history"] == [0]
