@@ -4,7 +4,7 @@ Each member is a full :class:`model.train.Trainer` -- its own data set, random s
 evaluation and checkpoint -- so its metrics, history and checkpoint are those of an unpacked run and a member
 checkpoint resumes unpacked. What packing shares is the process and, with ``vectorize``, the forward and
 backward pass: the K weight sets are stacked and the network runs once under ``torch.func.vmap`` (convolutions
-become grouped convolutions), with bf16 autocast on CUDA.
+become grouped convolutions), in float32.
 
 Vectorizing pays where launches dominate (a GPU running tiny models); on a CPU the grouped convolutions are
 no faster per FLOP than K separate ones (bench/packed.py), so the default vectorizes on CUDA only and steps the
@@ -86,8 +86,9 @@ class PackedTrainer:
         # default memory format (it cannot batch channels-last tensors).
         params = {name: torch.stack([m._params[i] for m in self.active]).contiguous()
                   for i, name in enumerate(self._names)}
-        with self.active[0]._autocast():
-            eps = vmap(self._forward)(params, x_t, t, cond)
+        # No bf16 autocast here, unlike Trainer: it does not reach the convolutions vmap batches (they run in
+        # float32 whatever autocast says, and a bf16 input to one is an error), so the pack runs in float32.
+        eps = vmap(self._forward)(params, x_t, t, cond)
         losses = (eps.float() - noise).square().mean(dim=(1, 2, 3, 4))
         losses.sum().backward()  # the sum's gradient on member k is member k's own loss gradient
         for member, loss in zip(self.active, losses, strict=True):

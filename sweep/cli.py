@@ -12,7 +12,7 @@ from analysis import ReportError
 from analysis import cli as analysis_cli
 from cluster import submit
 from model.config import ConfigError, from_preset
-from sweep import study
+from sweep import study_cli
 from sweep.errors import UsageError
 from sweep.spec import check_storage, load_spec
 
@@ -156,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_validate)
 
     analysis_cli.register(sub)
-    study.register(sub)
+    study_cli.register(sub)
     submit.register(sub)
     return parser
 
