@@ -270,3 +270,14 @@ def validate(config: Config) -> None:
     _check(0 <= e.probe_t < 1, "eval.probe_t", f"must be in [0, 1), got {e.probe_t}")
     _check(0 < e.phase_single <= 1, "eval.phase_single", f"must be in (0, 1], got {e.phase_single}")
     _check(0 < e.phase_acc <= 1, "eval.phase_acc", f"must be in (0, 1], got {e.phase_acc}")
+
+
+# Keys that packed trials (model/packed.py) must share: one network shape, one batch shape, one clock of
+# steps and evaluations.
+SHARED_PREFIXES = ("model.", "diffusion.")
+SHARED_KEYS = ("data.image_size", "train.batch_size", "train.steps", "train.device", "train.threads", "eval.every")
+
+
+def pack_key(config: Config) -> dict[str, Any]:
+    """The settings that trials packed together must share; everything else (seed, data, lr, ...) may differ."""
+    return {k: v for k, v in config.flat().items() if k.startswith(SHARED_PREFIXES) or k in SHARED_KEYS}

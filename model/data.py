@@ -12,38 +12,10 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 
 from model.config import DataConfig
-
-
-def coordinate_range(cfg: DataConfig) -> float:
-    """Upper end of the centre range: N-1 when clipped, N (exclusive) when periodic."""
-    return float(cfg.image_size - 1 if cfg.boundary == "clip" else cfg.image_size)
-
-
-def axis_lattice(spacing: float, cfg: DataConfig) -> np.ndarray | None:
-    """Lattice positions along one axis, or None when that axis is drawn continuously."""
-    if spacing == 0:
-        return None
-    hi = coordinate_range(cfg)
-    eps = 1e-9 if cfg.boundary == "clip" else -1e-9  # periodic: N itself is 0 again
-    return np.arange(0.0, hi + eps, spacing)
-
-
-def in_holdout(xy: np.ndarray | torch.Tensor, holdout: list[list[float]]) -> np.ndarray | torch.Tensor:
-    """Boolean mask of the points (..., 2) that fall inside any held-out rectangle [x0, x1, y0, y1]."""
-    x, y = xy[..., 0], xy[..., 1]
-    mask = x < -math.inf  # all False, same type and device as the input
-    for x0, x1, y0, y1 in holdout:
-        mask = mask | ((x >= x0) & (x <= x1) & (y >= y0) & (y <= y1))
-    return mask
-
-
-def overlap(mean_spacing: float, sigma: float) -> float:
-    """Normalized inner product of two bumps of width sigma whose centres are mean_spacing apart."""
-    return math.exp(-(mean_spacing**2) / (4 * sigma**2))
+from model.geometry import axis_lattice, coordinate_range, derived_quantities, in_holdout, training_points
 
 
 def render_bumps(centres: torch.Tensor, image_size: int, sigma: float, periodic: bool) -> torch.Tensor:
@@ -63,39 +35,21 @@ class BumpDataset:
     """The training distribution of one trial; ``sample`` draws a batch of (images in [-1, 1], centres)."""
 
     def __init__(self, cfg: DataConfig, seed: int, device: torch.device | str = "cpu") -> None:
-        self.cfg = cfg
+        self.cfg, self.seed = cfg, seed
         self.device = torch.device(device)
         self.lattice_x = axis_lattice(cfg.spacing_x, cfg)
         self.lattice_y = axis_lattice(cfg.spacing_y, cfg)
-        self.continuous = self.lattice_x is None or self.lattice_y is None
-        self.centres: torch.Tensor | None = None
-        if not self.continuous:
-            xx, yy = np.meshgrid(self.lattice_x, self.lattice_y, indexing="xy")
-            points = np.stack([xx.ravel(), yy.ravel()], axis=1)
-            points = points[~in_holdout(points, cfg.holdout)]
-            if cfg.keep < 1:
-                n_keep = max(1, round(cfg.keep * len(points)))
-                chosen = np.random.default_rng(seed).choice(len(points), size=n_keep, replace=False)
-                points = points[np.sort(chosen)]
-            if len(points) == 0:
-                raise ValueError("data.holdout: the held-out rectangles cover every lattice point; shrink them")
-            self.centres = torch.tensor(points, dtype=torch.float32, device=self.device)
+        points = training_points(cfg, seed)
+        self.continuous = points is None
+        self.centres = None if points is None else torch.tensor(points, dtype=torch.float32, device=self.device)
 
     @property
     def n_positions(self) -> float:
         """Distinct training centres (inf when any axis is drawn continuously)."""
         return math.inf if self.centres is None else float(len(self.centres))
 
-    @property
-    def density(self) -> float:
-        return self.n_positions / self.cfg.image_size**2
-
-    @property
-    def overlap(self) -> float:
-        return overlap((self.cfg.spacing_x + self.cfg.spacing_y) / 2, self.cfg.sigma)
-
     def derived(self) -> dict[str, float]:
-        return {"n_positions": self.n_positions, "density": self.density, "overlap": self.overlap}
+        return derived_quantities(self.cfg, self.seed)
 
     def sample_centres(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
         if self.centres is not None:
@@ -122,29 +76,3 @@ class BumpDataset:
         return self.render(centres), centres
 
 
-def eval_margin(cfg: DataConfig) -> float:
-    """Evaluation conditions keep this far from a clipped border, where a cut bump biases its centroid."""
-    return 0.0 if cfg.boundary == "periodic" else min(cfg.sigma, (cfg.image_size - 1) / 4)
-
-
-def eval_conditions(cfg: DataConfig, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Fixed off-lattice evaluation points: (in-distribution (n, 2), held-out (n or 0, 2)).
-
-    In-distribution points avoid the held-out rectangles; held-out points lie inside them.
-    """
-    rng = np.random.default_rng(seed)
-    lo, hi = eval_margin(cfg), coordinate_range(cfg) - eval_margin(cfg)
-    pool = rng.uniform(lo, hi, size=(max(64 * n, 4096), 2))
-    held = in_holdout(pool, cfg.holdout)
-    inside, outside = pool[held][:n], pool[~held][:n]
-    return outside.astype(np.float32), inside.astype(np.float32)
-
-
-def probe_grid(cfg: DataConfig, g: int) -> np.ndarray:
-    """A full G x G grid of conditions (G*G, 2), x varying fastest: row i*G + j is (x_j, y_i)."""
-    if cfg.boundary == "periodic":
-        axis = np.arange(g, dtype=np.float32) * cfg.image_size / g
-    else:
-        axis = np.linspace(eval_margin(cfg), coordinate_range(cfg) - eval_margin(cfg), g, dtype=np.float32)
-    xx, yy = np.meshgrid(axis, axis, indexing="xy")
-    return np.stack([xx.ravel(), yy.ravel()], axis=1)

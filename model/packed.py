@@ -29,17 +29,8 @@ import torch
 from torch.func import functional_call, vmap
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from model.config import Config
+from model.config import Config, pack_key
 from model.train import Trainer, TrainingDiverged
-
-# Keys members must share: one network shape, one batch shape, one clock of steps and evaluations.
-SHARED_PREFIXES = ("model.", "diffusion.")
-SHARED_KEYS = ("data.image_size", "train.batch_size", "train.steps", "train.device", "train.threads", "eval.every")
-
-
-def pack_key(config: Config) -> dict[str, Any]:
-    """The settings that trials packed together must share; everything else (seed, data, lr, ...) may differ."""
-    return {k: v for k, v in config.flat().items() if k.startswith(SHARED_PREFIXES) or k in SHARED_KEYS}
 
 
 class PackedTrainer:

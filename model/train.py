@@ -28,8 +28,9 @@ import numpy as np
 import torch
 
 from model.config import Config
-from model.data import BumpDataset, eval_conditions, probe_grid
+from model.data import BumpDataset
 from model.diffusion import NoiseSchedule
+from model.geometry import eval_conditions, probe_grid
 from model.metrics import phase_of, probe_metrics, sample_metrics
 from model.unet import UNet
 

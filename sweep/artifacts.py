@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from model.config import Config
 from sweep.provenance import git_commit, library_versions
 
-if TYPE_CHECKING:  # the sweep driver imports this module: keep torch and sklearn off its start-up path
+if TYPE_CHECKING:  # the sweep driver imports this module: keep torch off its start-up path
     from model.train import Trainer
 
 CHECKPOINT = "checkpoint.pt"

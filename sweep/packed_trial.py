@@ -1,6 +1,6 @@
 """Packed trials (spec key ``pack: K``): one Ray Tune trial trains up to K trials of one architecture.
 
-``pack_groups`` splits the pending trials into groups that share ``model.packed.pack_key``; the trainable
+``pack_groups`` splits the pending trials into groups that share ``model.config.pack_key``; the trainable
 ``run_group`` trains a group with ``model.packed.PackedTrainer``. Every member writes its own
 ``trials/<trial_id>/`` folder exactly as an unpacked trial does (``TrialWriter``, status.json), so the results
 table lists each member as its own trial and a later run reuses finished members like any other trial.
@@ -23,8 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from model.config import Config
-from model.packed import pack_key
+from model.config import Config, pack_key
 from sweep.store import read_status, trial_folder, write_status
 
 

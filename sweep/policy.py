@@ -20,13 +20,13 @@ favoured by accident.
 Example::
 
     from model.config import from_preset
-    from model.data import BumpDataset
+    from model.geometry import training_points
     from sweep.policy import Policy
 
     data = from_preset("tiny").data
     overrides = Policy(fill=0.5, aspect=1.0).data_overrides(budget=64, data=data)
     data.spacing_x, data.spacing_y = overrides["data.spacing_x"], overrides["data.spacing_y"]
-    assert BumpDataset(data, seed=0).n_positions <= 32
+    assert len(training_points(data, seed=0)) <= 32
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ class Policy:
 
     def holdout(self, data: DataConfig) -> list[list[float]]:
         """Held-out rectangles [x0, x1, y0, y1] in pixels; they reach past the border so edges are covered."""
-        from model.data import coordinate_range
+        from model.geometry import coordinate_range
 
         r = coordinate_range(data)
         lo, hi, mid = -1.0, r + 1.0, r / 2
@@ -91,7 +91,7 @@ class Policy:
         axis's line count rounded both ways; the one with most centres (then the closest aspect) wins.
         Raises PolicyInfeasible when none fits.
         """
-        from model.data import coordinate_range
+        from model.geometry import coordinate_range
 
         r, periodic = coordinate_range(data), data.boundary == "periodic"
         target = max(1, math.floor(self.fill * budget))
@@ -141,12 +141,12 @@ def _round_both(lines: float, most: int) -> set[int]:
 
 
 def n_positions(data: DataConfig, overrides: dict[str, Any]) -> int:
-    """Distinct training centres of ``data`` with ``data.*`` overrides, counted by model/data.py itself."""
-    from model.data import BumpDataset
+    """Distinct training centres of ``data`` with ``data.*`` overrides, counted by model/geometry.py itself."""
+    from model.geometry import training_points
 
     cfg = dataclasses.replace(data, **{k.removeprefix("data."): v for k, v in overrides.items()})
     try:
-        return int(BumpDataset(cfg, seed=0).n_positions)
+        return len(training_points(cfg, 0))
     except ValueError:  # the held-out rectangles cover every lattice point
         return 0
 
@@ -154,7 +154,7 @@ def n_positions(data: DataConfig, overrides: dict[str, Any]) -> int:
 def held_out_share(data: DataConfig) -> float:
     """Share of the evaluation square inside the held-out rectangles: the weight of held-out scores in a
     whole-image score, so leaving regions out is never rewarded by an easier exam."""
-    from model.data import coordinate_range, eval_margin, in_holdout
+    from model.geometry import coordinate_range, eval_margin, in_holdout
 
     if not data.holdout:
         return 0.0

@@ -25,13 +25,13 @@ class Progress(Callback):
     def _label(self, trial: Any) -> str:
         """Short trial id and the trial's value on each axis (density and overlap as realized); a packed
         group is labelled by its first member."""
-        from model.data import BumpDataset
+        from model.geometry import derived_quantities
         from sweep.runner import trial_configs
 
         configs = trial_configs(trial.config)
         config = configs[0]
         flat = config.flat()
-        derived = BumpDataset(config.data, seed=config.train.seed).derived()
+        derived = derived_quantities(config.data, config.train.seed)
         parts = []
         for key in self.axes:
             value = derived[key] if key in CONVENIENCE_AXES else flat[key]

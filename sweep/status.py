@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from model.data import BumpDataset
+from model.geometry import derived_quantities
 from sweep.spec import CONVENIENCE_AXES, SweepSpec
 
 
@@ -18,7 +18,7 @@ def print_plan(spec: SweepSpec, storage: str | None, max_concurrent: int | None)
     rows = []
     for config in trials:
         flat = config.flat()
-        derived = BumpDataset(config.data, seed=config.train.seed).derived()
+        derived = derived_quantities(config.data, config.train.seed)
         row = {"trial_id": config.hash()[:10]}
         row.update({k.split(".")[-1]: flat[k] for k in spec.axes if k not in CONVENIENCE_AXES})
         row.update({"seed": config.train.seed, "spacing": f"{config.data.spacing_x:.2f}x{config.data.spacing_y:.2f}",

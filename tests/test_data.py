@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from model.config import DataConfig
-from model.data import BumpDataset, eval_conditions, in_holdout, probe_grid
+from model.data import BumpDataset
+from model.geometry import eval_conditions, in_holdout, probe_grid
 
 
 def dataset(**kw) -> BumpDataset:
@@ -24,18 +25,18 @@ def dataset(**kw) -> BumpDataset:
 def test_n_positions_for_given_spacings(kw, expected):
     ds = dataset(image_size=16, **kw)
     assert ds.n_positions == expected
-    assert ds.density == pytest.approx(expected / 256)
+    assert ds.derived()["density"] == pytest.approx(expected / 256)
 
 
 def test_continuous_data_is_unlimited():
     ds = dataset(spacing_x=0, spacing_y=2)
-    assert math.isinf(ds.n_positions) and math.isinf(ds.density)
-    assert ds.overlap == pytest.approx(math.exp(-1 / 4))  # mean spacing 1, sigma 1
+    assert math.isinf(ds.n_positions) and math.isinf(ds.derived()["density"])
+    assert ds.derived()["overlap"] == pytest.approx(math.exp(-1 / 4))  # mean spacing 1, sigma 1
 
 
 def test_overlap_definition():
     ds = dataset(spacing_x=2, spacing_y=4, sigma=1.5)
-    assert ds.overlap == pytest.approx(math.exp(-(3.0**2) / (4 * 1.5**2)))
+    assert ds.derived()["overlap"] == pytest.approx(math.exp(-(3.0**2) / (4 * 1.5**2)))
 
 
 def test_keep_fraction():

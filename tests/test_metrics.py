@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from model.data import render_bumps
-from model.metrics import detect_bumps, phase_of, probe_metrics, sample_metrics
+from model.metrics import cross_validated_r2, detect_bumps, phase_of, probe_metrics, sample_metrics
 
 
 def bumps(centres, n=16, sigma=1.0, periodic=False):
@@ -85,6 +85,16 @@ def test_orthogonality_of_x_and_y_subspaces():
     shared = np.outer(X, e[0]) + np.outer(Y, e[0] + 0.01 * e[1])
     assert probe_metrics(orthogonal, G)["orthogonality"] == pytest.approx(1.0, abs=1e-6)
     assert probe_metrics(shared, G)["orthogonality"] < 0.01
+
+
+def test_cross_validated_r2_known_answers():
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(144, 3))
+    assert cross_validated_r2(features, features @ [1.0, -2.0, 0.5] + 3) == pytest.approx(1.0)
+    # half the target's variance is noise the features cannot see: R^2 about 0.5 on held-out folds
+    noisy = features[:, 0] + rng.normal(size=144)
+    assert 0.3 < cross_validated_r2(features, noisy) < 0.7
+    assert cross_validated_r2(features, rng.normal(size=144)) < 0.1
 
 
 def test_r2_and_effective_dimension():
