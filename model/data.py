@@ -1,8 +1,9 @@
 """Bump data sets: single-channel N x N images, each one 2D Gaussian bump centred at a continuous (x, y).
 
 Training centres lie on a lattice of spacing (spacing_x, spacing_y) -- 0 on an axis draws that coordinate
-continuously -- minus held-out rectangles, of which a random fraction ``keep`` is kept. Images are rendered
-on the training device for each batch, so there is no DataLoader round trip.
+continuously -- minus held-out rectangles, of which a random fraction ``keep`` is kept (model/geometry.py
+computes where centres lie, in NumPy). Images are rendered on the training device for each batch, so there is
+no DataLoader round trip.
 
 Coordinates are in pixels: x indexes columns, y indexes rows. With ``boundary: clip`` centres lie in
 [0, N-1] and bumps are cut at the border; with ``periodic`` they lie in [0, N) and wrap around.

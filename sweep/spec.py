@@ -63,7 +63,7 @@ class Scheduler:
 @dataclass
 class Resources:
     cpu: float = 1
-    gpu: float = 0  # fractional values pack several trials on one GPU
+    gpu: float = 0  # fractions share a GPU between trials (for tiny models `pack` is faster: README)
     custom: dict[str, float] = field(default_factory=dict)
 
 
