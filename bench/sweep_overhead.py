@@ -1,6 +1,6 @@
 """Sweep overhead: K micro trials through ``phasescape run`` vs the same K trainings in a plain loop.
 
-    .venv/bin/python -m bench.sweep_overhead [--quick] [--trials 4] [--steps 300] [--pack K]
+    .venv/bin/python -m bench.sweep_overhead [--quick] [--trials 4] [--steps 300] [--pack K] [--address A]
 
 Writes a spec into a temporary folder (base ``micro``, K seeds, 1 CPU per trial, one trial at a time so the
 sweep does what the loop does), runs ``python -m sweep run SPEC`` and timestamps its progress lines as they
@@ -13,6 +13,9 @@ process on one thread. Prints:
 - per-trial overhead: (first ``start`` to last ``done``, minus the loop's time) / K: worker start, imports,
   trial folders, checkpoints and reports, paid by every trial;
 - those overheads as a share of 2-minute trials (per trial, and for a sweep of 4 trials two at a time).
+
+With ``--address`` the sweep goes to an already running Ray cluster (its GCS address), which takes starting
+Ray out of the start-up.
 """
 
 from __future__ import annotations
@@ -36,11 +39,12 @@ LINE = re.compile(r"^(?:\[\s*[\d.]+s\] )?(running|start|eval|done)\b")
 TRIAL_S = 120.0  # the trial length the overhead target is stated for
 
 
-def run_sweep(spec_path: Path) -> dict[str, list[float]]:
+def run_sweep(spec_path: Path, address: str | None) -> dict[str, list[float]]:
     """Seconds from launch at which each kind of progress line arrived, plus the total ('exit')."""
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "OMP_NUM_THREADS": "1"}
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "sweep", "run", str(spec_path), "--max-concurrent", "1"],
+    command = [sys.executable, "-m", "sweep", "run", str(spec_path), "--max-concurrent", "1"]
+    proc = subprocess.Popen(command + (["--address", address] if address else []),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     seen: dict[str, list[float]] = {"running": [], "start": [], "eval": [], "done": []}
     assert proc.stdout is not None
@@ -62,6 +66,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=4)
     parser.add_argument("--steps", type=int, default=300, help="micro training steps per trial")
     parser.add_argument("--pack", type=int, default=1, help="spec key pack: train this many trials per Tune trial")
+    parser.add_argument("--address", help="an already running Ray cluster to run the sweep on (default: start one)")
     args = parser.parse_args()
     if args.quick:
         args.trials, args.steps = 2, 60
@@ -74,7 +79,7 @@ def main() -> None:
             spec["pack"] = args.pack
         spec_path = Path(tmp) / "overhead.yaml"
         spec_path.write_text(yaml.safe_dump(spec))
-        seen = run_sweep(spec_path)
+        seen = run_sweep(spec_path, args.address)
         start = time.perf_counter()
         for config in load_spec(spec_path).trials():
             train(config)
