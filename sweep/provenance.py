@@ -10,7 +10,7 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-PACKAGES = ("phasescape", "torch", "numpy", "ray", "optuna", "pandas", "scipy")
+PACKAGES = ("phasescape", "torch", "numpy", "ray", "optuna", "pandas", "scipy", "scikit-learn")
 
 
 @functools.cache
