@@ -41,6 +41,7 @@ def git_commit() -> str:
         return "unknown"
 
 
+@functools.cache
 def machine() -> dict[str, str | int]:
     """This machine; asks nvidia-smi for GPUs rather than importing torch (4 s before a sweep could start)."""
     gpu = "none"
