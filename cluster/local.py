@@ -101,7 +101,7 @@ def find_processes(root: str | Path, sessions: list[int] | None = None) -> list[
             state_fields = stat.rsplit(")", 1)[1].split()
             if state_fields[0] in ("Z", "X"):
                 continue
-            sid = int(state_fields[4])
+            sid = int(state_fields[3])  # after the name: state, ppid, pgrp, session
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
             environ = b"\0" + Path(f"/proc/{pid}/environ").read_bytes()
         except (OSError, IndexError, ValueError):

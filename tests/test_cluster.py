@@ -171,17 +171,26 @@ def test_down_stops_exactly_the_marked_processes(tmp_path):
     stubborn = subprocess.Popen([sys.executable, "-c", "import signal, time; "
                                  "signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(300)"], env=env)
     other = subprocess.Popen(["sleep", "300"], env={**os.environ, MARKER: str(root) + "-other"})
+    # Like Ray's agents on the head node: no marker, no folder in the command line, but in a session up() started.
+    unmarked = {k: v for k, v in os.environ.items() if k != MARKER}
+    leader = subprocess.Popen(["sh", "-c", "sleep 300 & wait"], env=unmarked, start_new_session=True)
     try:
         time.sleep(0.3)
-        found = {p.pid for p in find_processes(root)}
-        assert found == {p.pid for p in (*marked, stubborn)}
-        stopped = LocalCluster(root).down(grace=1)
-        assert set(stopped) == found and not find_processes(root)
-        for p in (*marked, stubborn):
+        in_session = {int(pid) for pid in subprocess.run(["ps", "-o", "pid=", "-s", str(leader.pid)],
+                                                         capture_output=True, text=True).stdout.split()}
+        assert len(in_session) == 2  # the shell and its sleep
+        assert {p.pid for p in find_processes(root)} == {p.pid for p in (*marked, stubborn)}
+        cluster = LocalCluster(root)
+        cluster.sessions = [leader.pid]
+        found = {p.pid for p in find_processes(root, cluster.sessions)}
+        assert found == {p.pid for p in (*marked, stubborn)} | in_session
+        stopped = cluster.down(grace=1)
+        assert set(stopped) == found and not find_processes(root, [leader.pid])
+        for p in (*marked, stubborn, leader):
             assert p.wait(timeout=5) in (-signal.SIGTERM, -signal.SIGKILL)
         assert other.poll() is None  # not ours: untouched
     finally:
-        for p in (*marked, stubborn, other):
+        for p in (*marked, stubborn, other, leader):
             p.kill()
             p.wait()
 

@@ -28,24 +28,28 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def leftovers(root: Path) -> list[str]:
-    """`ps` lines of live processes (not zombies) whose command line names the cluster's folder."""
-    ps = subprocess.run(["ps", "-eo", "pid=,stat=,args="], capture_output=True, text=True).stdout
-    return [line for line in ps.splitlines() if str(root) in line and not line.split()[1].startswith("Z")]
+def leftovers(root: Path, sessions: list[int]) -> list[str]:
+    """`ps` lines of live processes (not zombies) that name the cluster's folder or run in a session that ``up``
+    started (Ray's agents on the head node carry neither the folder nor the marker)."""
+    ps = subprocess.run(["ps", "-eo", "pid=,sid=,stat=,args="], capture_output=True, text=True).stdout
+    return [line for line in ps.splitlines()
+            if (str(root) in line or int(line.split()[1]) in sessions) and not line.split()[2].startswith("Z")]
 
 
 @pytest.fixture(scope="module")
 def cluster():
     root = Path(tempfile.mkdtemp(prefix="psr-", dir="/tmp"))  # short: Ray's unix socket paths
     c = LocalCluster(root, port=free_port(), dashboard_port=free_port(), auth="token")
+    sessions = c.sessions  # the list up() fills; down() empties the cluster's own
     try:
         c.up(timeout=240)
+        sessions = list(c.sessions)
         yield c
     finally:
         try:
             c.down()
         finally:
-            left = find_processes(root) + [line for line in leftovers(root) if "pytest" not in line]
+            left = find_processes(root) + [line for line in leftovers(root, sessions) if "pytest" not in line]
             if left:  # kill by pid whatever survived, then fail the teardown
                 for p in find_processes(root):
                     os.kill(p.pid, 9)
