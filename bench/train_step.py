@@ -15,7 +15,12 @@ by the same on-device bump renderer, each with AdamW, gradient clipping and an E
   whose output is added to the timestep embedding; the MLP counts in its parameters.
 
 Also prints each model's FLOPs per step (``torch.utils.flop_counter``) and our achieved FLOP/s as a fraction of
-a 1024^3 fp32 matmul on this machine. Needs ``pip install -e .[bench]`` (diffusers).
+a 1024^3 fp32 matmul on this machine. On a CPU it also prints the kernel floor: the torch profiler splits our
+step's time into the compute kernels (convolutions, GroupNorm, SiLU, attention, matmuls, the fused AdamW) and
+everything else (elementwise glue, autograd, Python). A step that kept only the kernels would be the ratio
+over diffusers divided by the kernels' share -- the most that removing overhead can buy with PyTorch's CPU
+kernels for this network. (Profiling inflates the glue, so the share is underestimated and the ceiling, if
+anything, too high.) Needs ``pip install -e .[bench]`` (diffusers).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
 from bench.common import interleave, machine_line, matmul_flops, median_rate, median_ratio, set_threads
@@ -95,6 +101,26 @@ def step_flops(step) -> float:
     return counter.get_total_flops()
 
 
+# The step's compute kernels on a CPU (leaf ATen ops, self time); everything else is overhead a leaner step could cut.
+KERNELS = ("aten::mkldnn_convolution", "aten::convolution_backward", "aten::native_group_norm",
+           "aten::silu", "aten::_scaled_dot_product", "aten::mm", "aten::addmm", "aten::bmm", "aten::_fused_adamw_")
+
+
+def kernel_share(step, steps: int = 10) -> tuple[float, dict[str, float]]:
+    """Share of the step's self CPU time spent in ``KERNELS``, and milliseconds per step of each kind."""
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            step()
+    events = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in events)
+    by_kind: dict[str, float] = {}
+    for e in events:
+        kind = next((k for k in KERNELS if e.key.startswith(k)), None)
+        if kind is not None:
+            by_kind[kind] = by_kind.get(kind, 0.0) + e.self_cpu_time_total / 1e3 / steps
+    return sum(by_kind.values()) * 1e3 * steps / total, by_kind
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer rounds: about 40 s")
@@ -134,6 +160,13 @@ def main() -> None:
     for other in ("diffusers", "before"):
         print(f"phasescape / {other}: {median_ratio(rates['phasescape'], rates[other]):.2f}x images/s "
               f"(per CPU second: {median_ratio(rates['phasescape'], rates[other], cpu=True):.2f}x)")
+    if device.type == "cpu":
+        share, by_kind = kernel_share(ours.train_step)
+        by_time = sorted(by_kind.items(), key=lambda kv: -kv[1])
+        kinds = ", ".join(f"{kind.removeprefix('aten::')} {ms:.1f}" for kind, ms in by_time)
+        ratio = median_ratio(rates["phasescape"], rates["diffusers"])
+        print(f"kernel floor: kernels are {share:.0%} of our step (ms/step, profiled: {kinds}); a step of kernels "
+              f"alone would be {ratio / share:.2f}x diffusers")
     print(machine_line(args.threads).split("; ")[-1] + " (after)")
 
 
