@@ -15,9 +15,10 @@ process on one thread. Prints:
 - those overheads as a share of 2-minute trials (per trial, and for a sweep of 4 trials two at a time).
 
 With ``--address`` the sweep goes to an already running Ray cluster (its GCS address), which takes starting
-Ray out of the start-up. Without it, the floor of the first report is printed too: ``ray.init`` of a local Ray and
-the imports of a trial's worker (Tune, torch, and torch._dynamo, which the first optimizer imports), each timed
-alone in a fresh interpreter -- the part of the first report that no change to phasescape can remove.
+Ray out of the start-up. Without it, the floor of the first report is printed too, each part timed alone in a
+fresh interpreter: the driver's start (interpreter and imports up to ``ray.init``), ``ray.init`` of a local Ray,
+and the imports of a trial's worker after ``import ray`` (Tune, torch, and torch._dynamo, which the first
+optimizer imports) -- what the first report costs before any trial work, and what no change to phasescape removes.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ def run_sweep(spec_path: Path, address: str | None) -> dict[str, list[float]]:
     return seen
 
 
+DRIVER_START = "import sweep.cli, sweep.runner"
 RAY_INIT = """import logging, time
 import ray
 start = time.perf_counter()
@@ -70,6 +72,7 @@ print(time.perf_counter() - start)
 ray.shutdown()
 """
 WORKER_IMPORTS = """import time
+import ray  # the idle workers Ray starts with a cluster have imported it before they are given a trial
 start = time.perf_counter()
 import ray.tune, torch
 torch.optim.AdamW([torch.zeros(1, requires_grad=True)])
@@ -79,9 +82,11 @@ print(time.perf_counter() - start)
 
 
 def seconds_in_fresh_python(code: str) -> float:
+    """What ``code`` prints last (a duration it measured), or without output the wall time of the whole process."""
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    start = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
-    return float(out.split()[-1])
+    return float(out.split()[-1]) if out.strip() else time.perf_counter() - start
 
 
 def main() -> None:
@@ -117,9 +122,10 @@ def main() -> None:
     print(f"start-up (launch to first trial start): {startup:.1f}s, of which {seen['running'][0]:.1f}s to Ray up; "
           f"first report: {first_eval:.1f}s after launch")
     if not args.address:
-        init, imports = seconds_in_fresh_python(RAY_INIT), seconds_in_fresh_python(WORKER_IMPORTS)
-        print(f"floor of the first report: ray.init {init:.1f}s + a trial worker's imports {imports:.1f}s = "
-              f"{init + imports:.1f}s (each alone in a fresh interpreter; before any driver or Tune work)")
+        parts = {"driver start": DRIVER_START, "ray.init": RAY_INIT, "a trial worker's imports": WORKER_IMPORTS}
+        seconds = {name: seconds_in_fresh_python(code) for name, code in parts.items()}
+        print("floor of the first report: " + " + ".join(f"{name} {t:.1f}s" for name, t in seconds.items())
+              + f" = {sum(seconds.values()):.1f}s (each alone in a fresh interpreter; no trial work in it)")
     print(f"per-trial overhead: {per_trial:.2f}s = {per_trial / (loop / k):.0%} of these trials, "
           f"{per_trial / TRIAL_S:.1%} of a {TRIAL_S:.0f}s trial")
     fixed = startup + total - seen["done"][-1]
