@@ -195,6 +195,23 @@ def test_down_stops_exactly_the_marked_processes(tmp_path):
             p.wait()
 
 
+def test_port_check_ignores_closed_connections_but_not_listeners():
+    import socket
+
+    from cluster.local import _port_free
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    assert not _port_free(port)  # listening
+    client = socket.create_connection(("127.0.0.1", port))
+    conn, _ = server.accept()
+    conn.close()  # the server side closes first, so its end of the connection waits in TIME_WAIT
+    client.close()
+    server.close()
+    time.sleep(0.2)
+    assert _port_free(port)  # what a cluster just stopped leaves behind: Ray could bind it, so up must not refuse
+
+
 def test_local_cluster_refuses_bad_settings(tmp_path):
     short = tempfile.mkdtemp(prefix="psr-", dir="/tmp")  # Ray's unix socket paths need a short root
     long_root = "/tmp/" + "x" * 60
