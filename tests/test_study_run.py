@@ -286,3 +286,30 @@ def test_a_worker_whose_trial_was_failed_as_stale_elsewhere_goes_on(tmp_path):
     assert ran == 3 and states == [TrialState.FAIL, TrialState.COMPLETE, TrialState.COMPLETE]
     assert "no heartbeat" in study.trials[0].user_attrs["fail_reason"]
     assert study.trials[1].system_attrs["retry_history"] == [0]
+
+
+POP_WAITING = """import json, sys
+import optuna
+from sweep.study import open_storage
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+study = optuna.load_study(study_name="race", storage=open_storage(sys.argv[1]))
+claimed = []
+while (trial := study.ask()).number < int(sys.argv[2]):  # waiting trials first, then a new one: stop
+    claimed.append(trial.number)
+study.tell(trial, state=optuna.trial.TrialState.FAIL)
+print(json.dumps(claimed))
+"""
+
+
+def test_workers_on_sqlite_never_claim_the_same_waiting_trial(tmp_path):
+    # Retries and baselines are WAITING trials; SQLite ignores Optuna's SELECT ... FOR UPDATE, so without
+    # open_storage's BEGIN IMMEDIATE, 4 processes claimed 5-7 of 40 waiting trials twice in each of 3 runs.
+    url, waiting = f"sqlite:///{tmp_path / 'race.db'}", 40
+    study = optuna.create_study(study_name="race", storage=open_storage(url))
+    x = optuna.distributions.FloatDistribution(0, 100)
+    for i in range(waiting):
+        study.add_trial(optuna.trial.create_trial(state=TrialState.WAITING, params={"x": i}, distributions={"x": x}))
+    workers = [subprocess.Popen([sys.executable, "-c", POP_WAITING, url, str(waiting)], cwd=ROOT, env=ENV,
+                                stdout=subprocess.PIPE, text=True) for _ in range(4)]
+    claimed = [n for w in workers for n in json.loads(w.communicate(timeout=120)[0])]
+    assert sorted(claimed) == list(range(waiting))  # each waiting trial run exactly once
