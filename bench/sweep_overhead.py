@@ -15,10 +15,11 @@ process on one thread. Prints:
 - those overheads as a share of 2-minute trials (per trial, and for a sweep of 4 trials two at a time).
 
 With ``--address`` the sweep goes to an already running Ray cluster (its GCS address), which takes starting
-Ray out of the start-up. Without it, the floor of the first report is printed too, each part timed alone in a
-fresh interpreter: the driver's start (interpreter and imports up to ``ray.init``), ``ray.init`` of a local Ray,
-and the imports of a trial's worker after ``import ray`` (Tune, torch, and torch._dynamo, which the first
-optimizer imports) -- what the first report costs before any trial work, and what no change to phasescape removes.
+Ray out of the start-up. Without it, the parts of the first report are printed too, each timed alone in a
+fresh interpreter: the driver's start (interpreter, its imports and Tune's), ``ray.init`` of a local Ray,
+the imports of a trial's worker after ``import ray`` (Tune, torch, and torch._dynamo, which the first optimizer
+imports), and the first trial's own work up to its first evaluation (build, train, evaluate). Their sum leaves out
+Tune's scheduling, starting the worker and passing the report on; in a sweep some of them overlap.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def run_sweep(spec_path: Path, address: str | None) -> dict[str, list[float]]:
     return seen
 
 
-DRIVER_START = "import sweep.cli, sweep.runner"
+DRIVER_START = "import sweep.cli, sweep.runner, sweep.progress"  # sweep.progress imports Tune
 RAY_INIT = """import logging, time
 import ray
 start = time.perf_counter()
@@ -79,13 +80,28 @@ torch.optim.AdamW([torch.zeros(1, requires_grad=True)])
 import model.train, sweep.runner
 print(time.perf_counter() - start)
 """
+TRIAL_WORK = """import sys, time
+import torch
+from model.train import Trainer
+from sweep.spec import load_spec
+torch.set_num_threads(1)
+torch.optim.AdamW([torch.zeros(1, requires_grad=True)])  # torch._dynamo: counted with the worker's imports
+config = load_spec(sys.argv[1]).trials()[0]
+start = time.perf_counter()
+trainer = Trainer(config)
+while trainer.step < config.eval.every:
+    trainer.train_step()
+trainer.evaluate()
+print(time.perf_counter() - start)
+"""
 
 
-def seconds_in_fresh_python(code: str) -> float:
+def seconds_in_fresh_python(code: str, *args: str) -> float:
     """What ``code`` prints last (a duration it measured), or without output the wall time of the whole process."""
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
     start = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env,
+                         check=True).stdout
     return float(out.split()[-1]) if out.strip() else time.perf_counter() - start
 
 
@@ -109,6 +125,12 @@ def main() -> None:
         spec_path = Path(tmp) / "overhead.yaml"
         spec_path.write_text(yaml.safe_dump(spec))
         seen = run_sweep(spec_path, args.address)
+        parts = {} if args.address else {
+            "driver start and imports": seconds_in_fresh_python(DRIVER_START),
+            "ray.init": seconds_in_fresh_python(RAY_INIT),
+            "a trial worker's imports": seconds_in_fresh_python(WORKER_IMPORTS),
+            "the trial to its first evaluation": seconds_in_fresh_python(TRIAL_WORK, str(spec_path)),
+        }
         start = time.perf_counter()
         for config in load_spec(spec_path).trials():
             train(config)
@@ -121,11 +143,9 @@ def main() -> None:
           f"phasescape run {total:.1f}s, plain loop {loop:.1f}s ({loop / k:.1f}s per trial), ratio {total / loop:.2f}")
     print(f"start-up (launch to first trial start): {startup:.1f}s, of which {seen['running'][0]:.1f}s to Ray up; "
           f"first report: {first_eval:.1f}s after launch")
-    if not args.address:
-        parts = {"driver start": DRIVER_START, "ray.init": RAY_INIT, "a trial worker's imports": WORKER_IMPORTS}
-        seconds = {name: seconds_in_fresh_python(code) for name, code in parts.items()}
-        print("floor of the first report: " + " + ".join(f"{name} {t:.1f}s" for name, t in seconds.items())
-              + f" = {sum(seconds.values()):.1f}s (each alone in a fresh interpreter; no trial work in it)")
+    if parts:
+        print("parts of the first report: " + " + ".join(f"{name} {t:.1f}s" for name, t in parts.items())
+              + f" = {sum(parts.values()):.1f}s (each alone in a fresh interpreter)")
     print(f"per-trial overhead: {per_trial:.2f}s = {per_trial / (loop / k):.0%} of these trials, "
           f"{per_trial / TRIAL_S:.1%} of a {TRIAL_S:.0f}s trial")
     fixed = startup + total - seen["done"][-1]
