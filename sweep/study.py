@@ -73,6 +73,26 @@ def storage_url(spec: StudySpec, results: str | Path, override: str | None = Non
     return parsed.render_as_string(hide_password=False)
 
 
+def _begin_immediate(engine: sqlalchemy.engine.Engine) -> None:
+    """Start every SQLite transaction with BEGIN IMMEDIATE (SQLAlchemy's recipe for pysqlite).
+
+    SQLite ignores the SELECT ... FOR UPDATE with which Optuna claims a WAITING trial, so two workers could both
+    read it as waiting and both run it; the second then fails with "Cannot tell a COMPLETE trial" (seen when a
+    resumed study's workers started together on its retries). Taking the write lock when a transaction begins
+    makes Optuna's read-check-write atomic across processes; the connection's timeout bounds the wait.
+    """
+
+    @sqlalchemy.event.listens_for(engine, "connect")
+    def _no_implicit_begin(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # pysqlite would otherwise open its own (deferred) transactions
+
+    @sqlalchemy.event.listens_for(engine, "begin")
+    def _begin(connection: sqlalchemy.engine.Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine.dispose()  # connections opened before the listeners (to create the tables) would begin the old way
+
+
 def open_storage(url: str, heartbeat: Heartbeat | None = None) -> optuna.storages.BaseStorage:
     """Optuna storage for ``url``; with ``heartbeat``, SQL storages also run Optuna's own heartbeat."""
     if url.startswith(JOURNAL):
@@ -104,26 +124,6 @@ def open_storage(url: str, heartbeat: Heartbeat | None = None) -> optuna.storage
 
 
 # --- workers: who runs a trial, and are they still alive --------------------------------------------------
-
-
-def _begin_immediate(engine: sqlalchemy.engine.Engine) -> None:
-    """Start every SQLite transaction with BEGIN IMMEDIATE (SQLAlchemy's recipe for pysqlite).
-
-    SQLite ignores the SELECT ... FOR UPDATE with which Optuna claims a WAITING trial, so two workers could both
-    read it as waiting and both run it; the second then fails with "Cannot tell a COMPLETE trial" (seen when a
-    resumed study's workers started together on its retries). Taking the write lock when a transaction begins
-    makes Optuna's read-check-write atomic across processes; the connection's timeout bounds the wait.
-    """
-
-    @sqlalchemy.event.listens_for(engine, "connect")
-    def _no_implicit_begin(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # pysqlite would otherwise open its own (deferred) transactions
-
-    @sqlalchemy.event.listens_for(engine, "begin")
-    def _begin(connection: sqlalchemy.engine.Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-    engine.dispose()  # connections opened before the listeners (to create the tables) would begin the old way
 
 
 def _stat(pid: int) -> list[str] | None:

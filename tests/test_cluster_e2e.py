@@ -40,10 +40,9 @@ def leftovers(root: Path, sessions: list[int]) -> list[str]:
 def cluster():
     root = Path(tempfile.mkdtemp(prefix="psr-", dir="/tmp"))  # short: Ray's unix socket paths
     c = LocalCluster(root, port=free_port(), dashboard_port=free_port(), auth="token")
-    sessions = c.sessions  # the list up() fills; down() empties the cluster's own
+    sessions = c.sessions  # the list up() fills, kept here: down() gives the cluster a new, empty one
     try:
         c.up(timeout=240)
-        sessions = list(c.sessions)
         yield c
     finally:
         try:
