@@ -36,6 +36,7 @@ from typing import Any
 import requests
 
 from sweep.errors import UsageError
+from sweep.procs import PARENT, SESSION, alive, stat_fields
 
 MARKER = "PHASESCAPE_LOCAL_CLUSTER"
 STATE_FILE = "cluster.json"
@@ -80,10 +81,10 @@ def _ancestors() -> set[int]:
     pids, pid = set(), os.getpid()
     while pid > 1:
         pids.add(pid)
-        try:
-            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
+        fields = stat_fields(pid)
+        if fields is None:
             break
+        pid = int(fields[PARENT])
     return pids
 
 
@@ -98,18 +99,16 @@ def find_processes(root: str | Path, sessions: list[int] | None = None) -> list[
         if not entry.isdigit() or int(entry) in skip:
             continue
         pid = int(entry)
+        fields = stat_fields(pid)
+        if not alive(fields):
+            continue
         try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-            state_fields = stat.rsplit(")", 1)[1].split()
-            if state_fields[0] in ("Z", "X"):
-                continue
-            sid = int(state_fields[3])  # after the name: state, ppid, pgrp, session
+            name = Path(f"/proc/{pid}/comm").read_text().strip()
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
             environ = b"\0" + Path(f"/proc/{pid}/environ").read_bytes()
-        except (OSError, IndexError, ValueError):
+        except OSError:
             continue  # gone meanwhile, or not ours to read
-        if b"\0" + marker in environ or sid in sessions or f"{root}/" in cmdline:
-            name = stat[stat.find("(") + 1: stat.rfind(")")]
+        if b"\0" + marker in environ or int(fields[SESSION]) in sessions or f"{root}/" in cmdline:
             found.append(Proc(pid, name, cmdline.strip()))
     return found
 

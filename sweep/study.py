@@ -47,6 +47,7 @@ import yaml
 from optuna.trial import FrozenTrial, TrialState
 
 from sweep.errors import UsageError
+from sweep.procs import START_TIME, alive, stat_fields
 from sweep.study_spec import Heartbeat, StudySpec
 
 JOURNAL = "journal://"
@@ -126,18 +127,10 @@ def open_storage(url: str, heartbeat: Heartbeat | None = None) -> optuna.storage
 # --- workers: who runs a trial, and are they still alive --------------------------------------------------
 
 
-def _stat(pid: int) -> list[str] | None:
-    """Fields of /proc/<pid>/stat after the command name (state first), or None when there is no such process."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-
-
 def worker_id() -> str:
     """host/pid/start time (clock ticks since boot), so a reused pid is not mistaken for the worker."""
-    stat = _stat(os.getpid())
-    return f"{socket.gethostname()}/{os.getpid()}/{stat[19] if stat else ''}"
+    fields = stat_fields(os.getpid())
+    return f"{socket.gethostname()}/{os.getpid()}/{fields[START_TIME] if fields else ''}"
 
 
 def worker_alive(worker: str) -> bool | None:
@@ -153,8 +146,8 @@ def worker_alive(worker: str) -> bool | None:
         except PermissionError:  # alive, under another user
             return True
         return True
-    stat = _stat(int(pid))
-    return stat is not None and stat[0] not in ("Z", "X") and (not start or stat[19] == start)
+    fields = stat_fields(int(pid))
+    return alive(fields) and (not start or fields[START_TIME] == start)
 
 
 def retry(study: optuna.Study, trial: FrozenTrial, max_retry: int) -> None:

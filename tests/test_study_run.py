@@ -18,6 +18,7 @@ import pytest
 import yaml
 from optuna.trial import TrialState
 
+from sweep.procs import PROCESS_GROUP, SESSION, alive, stat_fields
 from sweep.study import open_storage, worker_alive
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,13 +46,10 @@ def write_spec(folder: Path, **changes) -> Path:
 def session_processes(session: int) -> list[int]:
     """Processes left of a session we started (a driver and the local Ray it launched)."""
     pids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if session in (int(fields[2]), int(fields[3])) and fields[0] != "Z":
-            pids.append(int(stat.parent.name))
+    for entry in Path("/proc").glob("[0-9]*"):
+        fields = stat_fields(int(entry.name))
+        if alive(fields) and session in (int(fields[PROCESS_GROUP]), int(fields[SESSION])):
+            pids.append(int(entry.name))
     return pids
 
 
