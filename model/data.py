@@ -16,7 +16,7 @@ import math
 import torch
 
 from model.config import DataConfig
-from model.geometry import axis_lattice, coordinate_range, derived_quantities, in_holdout, training_points
+from model.geometry import axis_lattice, coordinate_range, in_holdout, quantities_for, training_points
 
 
 def render_bumps(centres: torch.Tensor, image_size: int, sigma: float, periodic: bool) -> torch.Tensor:
@@ -36,7 +36,7 @@ class BumpDataset:
     """The training distribution of one trial; ``sample`` draws a batch of (images in [-1, 1], centres)."""
 
     def __init__(self, cfg: DataConfig, seed: int, device: torch.device | str = "cpu") -> None:
-        self.cfg, self.seed = cfg, seed
+        self.cfg = cfg
         self.device = torch.device(device)
         self.lattice_x = axis_lattice(cfg.spacing_x, cfg)
         self.lattice_y = axis_lattice(cfg.spacing_y, cfg)
@@ -50,7 +50,7 @@ class BumpDataset:
         return math.inf if self.centres is None else float(len(self.centres))
 
     def derived(self) -> dict[str, float]:
-        return derived_quantities(self.cfg, self.seed)
+        return quantities_for(self.cfg, self.n_positions)
 
     def sample_centres(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
         if self.centres is not None:

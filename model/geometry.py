@@ -66,7 +66,11 @@ def training_points(cfg: DataConfig, seed: int) -> np.ndarray | None:
 def derived_quantities(cfg: DataConfig, seed: int) -> dict[str, float]:
     """Data quantities of a trial: distinct training centres, density (centres per pixel), bump overlap."""
     points = training_points(cfg, seed)
-    n_positions = math.inf if points is None else float(len(points))
+    return quantities_for(cfg, math.inf if points is None else float(len(points)))
+
+
+def quantities_for(cfg: DataConfig, n_positions: float) -> dict[str, float]:
+    """``derived_quantities`` for a data set whose training centres are already counted."""
     return {"n_positions": n_positions, "density": n_positions / cfg.image_size**2,
             "overlap": overlap((cfg.spacing_x + cfg.spacing_y) / 2, cfg.sigma)}
 
