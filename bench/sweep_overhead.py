@@ -17,8 +17,8 @@ process on one thread. Prints:
 With ``--address`` the sweep goes to an already running Ray cluster (its GCS address), which takes starting
 Ray out of the start-up. Without it, the parts of the first report are printed too, each timed alone in a
 fresh interpreter: the driver's start (interpreter, its imports and Tune's), ``ray.init`` of a local Ray,
-the imports of a trial's worker after ``import ray`` (Tune, torch, and torch._dynamo, which the first optimizer
-imports), and the first trial's own work up to its first evaluation (build, train, evaluate). Their sum leaves out
+the imports of a trial's worker after ``import ray`` (Tune, torch, our model and sweep code), and the first
+trial's own work up to its first evaluation (build, train, evaluate). Their sum leaves out
 Tune's scheduling, starting the worker and passing the report on; in a sweep some of them overlap.
 """
 
@@ -65,10 +65,11 @@ def run_sweep(spec_path: Path, address: str | None) -> dict[str, list[float]]:
 
 
 DRIVER_START = "import sweep.cli, sweep.runner, sweep.progress"  # sweep.progress imports Tune
-RAY_INIT = """import logging, time
+RAY_INIT = """import time
 import ray
+from sweep.runner import connect
 start = time.perf_counter()
-ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+connect(None)  # a local Ray, started as `phasescape run` starts it
 print(time.perf_counter() - start)
 ray.shutdown()
 """
@@ -76,7 +77,6 @@ WORKER_IMPORTS = """import time
 import ray  # the idle workers Ray starts with a cluster have imported it before they are given a trial
 start = time.perf_counter()
 import ray.tune, torch
-torch.optim.AdamW([torch.zeros(1, requires_grad=True)])
 import model.train, sweep.runner
 print(time.perf_counter() - start)
 """
@@ -85,7 +85,6 @@ import torch
 from model.train import Trainer
 from sweep.spec import load_spec
 torch.set_num_threads(1)
-torch.optim.AdamW([torch.zeros(1, requires_grad=True)])  # torch._dynamo: counted with the worker's imports
 config = load_spec(sys.argv[1]).trials()[0]
 start = time.perf_counter()
 trainer = Trainer(config)

@@ -32,6 +32,7 @@ from model.data import BumpDataset
 from model.diffusion import NoiseSchedule
 from model.geometry import eval_conditions, probe_grid
 from model.metrics import phase_of, probe_metrics, sample_metrics
+from model.optim import AdamW
 from model.unet import UNet
 
 LATENT_COMPONENTS = 10  # principal components of the probe activations kept for plots
@@ -83,9 +84,9 @@ class Trainer:
         if self.device.type == "cpu":  # channels-last convolutions train the tiny preset faster (bench/train_step.py)
             self.model.to(memory_format=torch.channels_last)
         self.ema = copy.deepcopy(self.model).requires_grad_(False)
-        # fused: one kernel per tensor instead of a dozen small ops; a quarter of the optimizer's time on a CPU.
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay,
-                                           fused=True)
+        # torch's fused AdamW kernel (a quarter of the optimizer's time on a CPU) without torch.optim's import of
+        # torch._dynamo, 2 s of every trial worker's start (model/optim.py).
+        self.optimizer = AdamW(self.model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
         self.generator = torch.Generator(self.device).manual_seed(tc.seed)
         self.step = 0
         self.elapsed = 0.0  # training + evaluation seconds, summed across resumes

@@ -126,6 +126,10 @@ def connect(address: str | None) -> str:
         except (ConnectionError, RuntimeError, ValueError) as error:
             raise UsageError(f"--address {address}: cannot reach a Ray cluster ({error}); check the address") from None
         return address
+    # Ray starts one idle worker per CPU for its first driver, but Tune gives every trial actor a runtime env of
+    # its own (env_vars), which those workers cannot serve: on 2 cores starting them only delays the first trial
+    # by about a second (bench/sweep_overhead.py).
+    os.environ.setdefault("RAY_prestart_worker_first_driver", "0")
     ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, logging_level=logging.WARNING,
              log_to_driver=False)
     return "local"
