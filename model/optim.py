@@ -51,12 +51,9 @@ class AdamW:
             weight_decay=group["weight_decay"], eps=group["eps"], maximize=False,
         )
 
-    def zero_grad(self, set_to_none: bool = True) -> None:
+    def zero_grad(self) -> None:
         for p in self.params:
-            if set_to_none:
-                p.grad = None
-            elif p.grad is not None:
-                p.grad.zero_()
+            p.grad = None
 
     def state_dict(self) -> dict[str, Any]:
         """``torch.optim.AdamW(fused=True)``'s layout: per-parameter state by index, then the group."""
@@ -64,8 +61,7 @@ class AdamW:
         group.update(amsgrad=False, maximize=False, foreach=None, capturable=False, differentiable=False,
                      fused=True, decoupled_weight_decay=True, params=list(range(len(self.params))))
         state = {i: {"step": self.steps[i].clone(), "exp_avg": self.exp_avg[i].clone(),
-                     "exp_avg_sq": self.exp_avg_sq[i].clone()}
-                 for i in range(len(self.params)) if self.steps[i].item() > 0}
+                     "exp_avg_sq": self.exp_avg_sq[i].clone()} for i in range(len(self.params))}
         return {"state": state, "param_groups": [group]}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -75,6 +71,6 @@ class AdamW:
                              f"{len(self.params)}; the checkpoint belongs to a different architecture")
         self.param_groups[0].update({k: group[k] for k in ("lr", "betas", "eps", "weight_decay")})
         for i, s in state_dict["state"].items():
-            self.steps[int(i)].copy_(s["step"])
-            self.exp_avg[int(i)].copy_(s["exp_avg"])
-            self.exp_avg_sq[int(i)].copy_(s["exp_avg_sq"])
+            self.steps[i].copy_(s["step"])
+            self.exp_avg[i].copy_(s["exp_avg"])
+            self.exp_avg_sq[i].copy_(s["exp_avg_sq"])

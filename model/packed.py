@@ -71,7 +71,7 @@ class PackedTrainer:
             x0, centres = member.start_step()
             x_t, t, noise = member.schedule.draw(x0, member.generator)
             batches.append((x_t, t, centres, noise))
-            member.optimizer.zero_grad(set_to_none=True)
+            member.optimizer.zero_grad()
         x_t, t, cond, noise = (torch.stack(v) for v in zip(*batches, strict=True))
         # Stacking is differentiable: each member's gradients land on its own parameters. vmap needs the
         # default memory format (it cannot batch channels-last tensors).

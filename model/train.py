@@ -110,7 +110,7 @@ class Trainer:
         x0, centres = self.start_step()
         with self._autocast():
             loss = self.schedule.loss(self.model, x0, centres, self.generator)
-        self.optimizer.zero_grad(set_to_none=True)
+        self.optimizer.zero_grad()
         loss.backward()
         self.finish_step(loss)
 

@@ -33,7 +33,7 @@ def train(model: torch.nn.Module, optimizer, start: int = 0, stop: int = 6, tota
             continue
         for group in optimizer.param_groups:
             group["lr"] = 1e-2 * (step + 1) / total  # a warm-up, set the way Trainer sets it
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad()
         model(x).square().mean().backward()
         optimizer.step()
 
