@@ -38,14 +38,20 @@ def train(model: torch.nn.Module, optimizer, start: int = 0, stop: int = 6, tota
         optimizer.step()
 
 
+def optimizer(cls: type, model: torch.nn.Module):
+    """Ours, or torch's with the fused kernel ours runs."""
+    fused = {"fused": True} if cls is torch.optim.AdamW else {}
+    return cls(model.parameters(), lr=1e-2, weight_decay=0.1, **fused)
+
+
 def weights(model: torch.nn.Module) -> list[torch.Tensor]:
     return [p.detach().clone() for p in model.parameters()]
 
 
 def test_same_weights_as_torch_fused_adamw():
     ours, theirs = make_model(), make_model()
-    train(ours, AdamW(ours.parameters(), lr=1e-2, weight_decay=0.1))
-    train(theirs, torch.optim.AdamW(theirs.parameters(), lr=1e-2, weight_decay=0.1, fused=True))
+    train(ours, optimizer(AdamW, ours))
+    train(theirs, optimizer(torch.optim.AdamW, theirs))
     for a, b in zip(weights(ours), weights(theirs), strict=True):
         assert torch.equal(a, b)
     assert torch.equal(ours.unused.weight, make_model().unused.weight)
@@ -54,14 +60,12 @@ def test_same_weights_as_torch_fused_adamw():
 def test_state_dict_moves_between_ours_and_torch():
     """Train 3 steps with one class, hand its state to the other, train 3 more: as if one had run all 6."""
     reference = make_model()
-    train(reference, AdamW(reference.parameters(), lr=1e-2, weight_decay=0.1))
+    train(reference, optimizer(AdamW, reference))
     for first, second in ((AdamW, torch.optim.AdamW), (torch.optim.AdamW, AdamW)):
         model = make_model()
-        kwargs = {"fused": True} if first is torch.optim.AdamW else {}
-        before = first(model.parameters(), lr=1e-2, weight_decay=0.1, **kwargs)
+        before = optimizer(first, model)
         train(model, before, stop=3)
-        kwargs = {"fused": True} if second is torch.optim.AdamW else {}
-        after = second(model.parameters(), lr=1e-2, weight_decay=0.1, **kwargs)
+        after = optimizer(second, model)
         after.load_state_dict(before.state_dict())
         train(model, after, start=3)
         for a, b in zip(weights(model), weights(reference), strict=True):
