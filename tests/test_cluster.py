@@ -5,6 +5,7 @@ import functools
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -16,7 +17,7 @@ import yaml
 
 from cluster import submit
 from cluster.auth import Token, find_token, redact
-from cluster.local import MARKER, LocalCluster, find_processes, free_port
+from cluster.local import MARKER, LocalCluster, _port_free, find_processes, free_port
 from sweep.errors import UsageError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -196,10 +197,6 @@ def test_down_stops_exactly_the_marked_processes(tmp_path):
 
 
 def test_port_check_ignores_closed_connections_but_not_listeners():
-    import socket
-
-    from cluster.local import _port_free
-
     server = socket.create_server(("127.0.0.1", 0))
     port = server.getsockname()[1]
     assert not _port_free(port)  # listening
