@@ -20,8 +20,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
 from analysis.landscape import axis_values, position
-from analysis.results import PHASES
 from analysis.style import FAILED_HATCH, PHASE_COLOURS, PHASE_NAMES, axis_label, fmt_steps, fmt_value
+from model.definitions import PHASES
 
 DPI = 110
 CORNER_BOX = {"facecolor": "white", "edgecolor": "none", "pad": 0.8, "alpha": 0.85}  # readable on any colour

@@ -1,13 +1,13 @@
 """The density-versus-phase landscape: results table -> one row per trial -> one row per grid cell.
 
-Definitions are DESIGN.md's. Over the seeds of a cell:
+Definitions (docs/definitions.md), over the seeds of a cell:
 - final phase: the most common final phase; a tie goes to the less advanced phase (A before B before C), so a
   cell is called C only when C wins outright. ``share_C`` is the share of its seeds whose final phase is C.
 - steps (seconds) to C: per trial the first evaluation in phase C, +inf when it never got there; per cell the
   median over seeds with "never" counted as infinite, so a cell reads "never" once half its seeds never did.
 - acc, acc_x, acc_y, r2_x, r2_y, additivity, orthogonality: value at the last evaluation; mean and sample
   standard deviation (``*_std``, NaN for one seed) over seeds.
-- onset_x (onset_y): first step with acc_x (acc_y) >= 0.5; coupling = onset of the sparse axis (the larger
+- onset_x (onset_y): first step with acc_x (acc_y) >= ONSET (0.5); coupling = onset of the sparse axis (the larger
   lattice spacing; 0 = continuous is the densest) / onset of the dense axis, NaN when the spacings are equal.
 Failed trials (status ERROR) are counted per cell but neither vote nor average: their last evaluation is not a
 final state. Trials stopped early by a scheduler (STOPPED) count like completed ones. Running (or pending) trials
@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 
 from analysis import ReportError
-from analysis.results import CONFIG_SECTIONS, DERIVED, FINISHED, PHASES, UNFINISHED, check_table
+from analysis.results import check_table
+from model.definitions import CONFIG_SECTIONS, DERIVED, ERROR, FINISHED, ONSET, PHASES, UNFINISHED
 
-ONSET = 0.5
 FINAL_METRICS = ("acc", "acc_x", "acc_y", "frac_single", "r2_x", "r2_y", "additivity", "orthogonality")
 MEDIAN_OVER_SEEDS = ("steps_to_C", "seconds_to_C", "onset_x", "onset_y", "coupling")
 NOT_AXES = ("train.seed",)  # replicate seeds are aggregated, never mapped
@@ -68,6 +68,8 @@ def by_cell(frame: pd.DataFrame, x: str, y: str, cells: pd.DataFrame) -> dict[tu
 
 
 def config_columns(df: pd.DataFrame) -> list[str]:
+    """Columns of a results table that can be axes: flattened config keys and derived data
+    quantities (n_positions, density, overlap), ``train.seed`` excluded."""
     return [c for c in df.columns if (c.startswith(CONFIG_SECTIONS) or c in DERIVED) and c not in NOT_AXES]
 
 
@@ -129,7 +131,7 @@ def trial_summary(df: pd.DataFrame, x: str, y: str, onset: float = ONSET) -> pd.
         row: dict[str, Any] = {
             "trial_id": trial_id, x: first[x], y: first[y], "seed": first["seed"], "config_hash": first["config_hash"],
             # An error may be recorded after evaluations: it decides the trial's status.
-            "status": "ERROR" if (t["status"] == "ERROR").any() else t["status"].iloc[-1],
+            "status": ERROR if (t["status"] == ERROR).any() else t["status"].iloc[-1],
             "error": next((e for e in t["error"] if e), ""), "trial_dir": first["trial_dir"], "n_evals": len(evals),
         }
         if len(evals):
@@ -157,8 +159,8 @@ def landscape(df: pd.DataFrame, x: str, y: str, onset: float = ONSET) -> pd.Data
     trials = trial_summary(df, x, y, onset)
     rows = []
     for (xv, yv), c in trials.groupby([x, y], dropna=False, sort=False):
-        vote = c[(c["status"] != "ERROR") & (c["n_evals"] > 0)]
-        n_error, n_running = int((c["status"] == "ERROR").sum()), int(c["status"].isin(UNFINISHED).sum())
+        vote = c[(c["status"] != ERROR) & (c["n_evals"] > 0)]
+        n_error, n_running = int((c["status"] == ERROR).sum()), int(c["status"].isin(UNFINISHED).sum())
         state = "failed" if n_error == len(c) else "pending" if vote.empty else "partial" if n_running else "done"
         row: dict[str, Any] = {
             x: xv, y: yv, "state": state, "n_trials": len(c), "n_completed": int(c["status"].isin(FINISHED).sum()),
@@ -208,7 +210,7 @@ def phase_boundary(cells: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
 def phase_timeline(df: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
     """Phase of each cell at each evaluation step (modal over its non-failed seeds): x, y, step, phase, n_seeds."""
     df = check_table(df, (x, y))
-    failed = set(df.loc[df["status"] == "ERROR", "trial_id"])
+    failed = set(df.loc[df["status"] == ERROR, "trial_id"])
     evals = df[df["step"].notna() & ~df["trial_id"].isin(failed)]
     out = (evals.groupby([x, y, "step"], dropna=False, sort=False)
            .agg(phase=("phase", modal_phase), n_seeds=("phase", "size")).reset_index())

@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.patches import Patch
 
-from analysis.landscape import ONSET, axis_values, by_cell, position
-from analysis.results import PHASES
+from analysis.landscape import axis_values, by_cell, position
 from analysis.style import FAILED_HATCH, PHASE_COLOURS, PHASE_NAMES, X_COLOUR, Y_COLOUR, fmt_value
+from model.definitions import ERROR, ONSET, PHASES
 
 DPI = 110
 
@@ -26,6 +26,8 @@ def _save(fig: plt.Figure, path: Path) -> Path:
 
 
 def cell_label(x: str, y: str, xv: Any, yv: Any) -> str:
+    """A short label of a grid cell on axes ``x`` and ``y`` with values ``xv`` and ``yv``, e.g.
+    ``sigma 1.5, spacing_x 0 (continuous)``."""
     short = lambda name: name.rsplit(".", 1)[-1]  # noqa: E731
     return f"{short(x)} {fmt_value(x, xv)}, {short(y)} {fmt_value(y, yv)}"
 
@@ -93,7 +95,7 @@ def plot_learning_curves(df: pd.DataFrame, trials: pd.DataFrame, cells: pd.DataF
     for ax in axes.ravel()[len(cells):]:
         ax.set_visible(False)
     xs, ys = axis_values(cells[x]), axis_values(cells[y])
-    seeds = by_cell(trials[trials["status"] != "ERROR"], x, y, cells)
+    seeds = by_cell(trials[trials["status"] != ERROR], x, y, cells)
     for ax, (_, c) in zip(axes.ravel(), cells.iterrows(), strict=False):
         ax.axhline(ONSET, color="0.6", linewidth=0.8, linestyle=":")
         for trial_id in seeds.get((position(xs, c[x]), position(ys, c[y])), trials.iloc[:0])["trial_id"]:

@@ -6,7 +6,6 @@ failed trials are reported as such: partial cells carry '*', failed ones are hat
 
 from __future__ import annotations
 
-import base64
 import html
 import math
 from pathlib import Path
@@ -16,20 +15,18 @@ import pandas as pd
 
 from analysis.heatmaps import plot_metric_map, plot_phase_map, plot_steps_map
 from analysis.landscape import choose_axes, landscape, phase_boundary, phase_timeline, trial_summary
+from analysis.page import figure, page
 from analysis.plots import cell_label, plot_latents, plot_learning_curves, plot_phase_strips, plot_samples
-from analysis.results import UNFINISHED, load_evals, load_results
+from analysis.results import load_evals, load_results
 from analysis.style import axis_label, fmt_steps, fmt_value
-
-# DESIGN: coupling about 1 means coupled, large means factorized; a sparse axis learned within twice the dense
-# axis' onset still counts as coupled.
-COUPLED_MAX = 2.0
+from model.definitions import COUPLED_MAX, ERROR, UNFINISHED
 
 
 def example_trials(trials: pd.DataFrame) -> list[pd.Series]:
     """One trial per final phase present (C, B, A order): the one with the highest final acc."""
     examples = []
     for phase in ("C", "B", "A"):
-        mine = trials[(trials["phase"] == phase) & (trials["status"] != "ERROR")]
+        mine = trials[(trials["phase"] == phase) & (trials["status"] != ERROR)]
         if len(mine):
             examples.append(mine.loc[mine["acc"].astype(float).idxmax()])
     return examples
@@ -135,7 +132,7 @@ def summarize(manifest: dict[str, Any], trials: pd.DataFrame, cells: pd.DataFram
         else:
             lines.append("- x/y coupling: not measurable yet (neither axis reached acc ≥ 0.5).")
 
-    failed = trials[trials["status"] == "ERROR"]
+    failed = trials[trials["status"] == ERROR]
     if len(failed):
         n_cells = failed.groupby([x, y], dropna=False).ngroups
         lines.append(f"- Failed: {_n(len(failed), 'trial')} in {_n(n_cells, 'cell')} "
@@ -179,39 +176,25 @@ def _table(cells: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
     })
 
 
-STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 1150px; margin: 1.5em auto; padding: 0 1em; color: #222; }
-h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 2em; border-bottom: 1px solid #ccc; }
-.meta { color: #555; font-size: 0.85em; } .partial { background: #fff3cd; border: 1px solid #e0c36a;
-padding: 0.6em 1em; } li.sub { margin-left: 1.5em; list-style: circle; }
-figure { margin: 1.5em 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
-figcaption { font-size: 0.9em; color: #444; } table { border-collapse: collapse; font-size: 0.8em; }
-th, td { border: 1px solid #ccc; padding: 2px 6px; text-align: right; white-space: nowrap; }
-th { background: #f2f2f2; } .scroll { overflow-x: auto; } table.failed td { text-align: left; }
-"""
-
-
 def render_html(manifest: dict[str, Any], summary: list[str], figures: list[tuple[Path, str]], cells: pd.DataFrame,
                 trials: pd.DataFrame, x: str, y: str) -> str:
+    """The self-contained HTML page of a sweep report: manifest details, the ``summary`` lines,
+    ``figures`` as (PNG path, caption), the landscape table of ``cells`` on axes ``x`` and ``y``, failed ``trials``."""
     name = html.escape(str(manifest.get("name", "sweep")))
     meta = " · ".join(f"{k} {html.escape(str(manifest[k]))}" for k in ("spec_hash", "git_commit", "version", "created")
                       if manifest.get(k))
     partial = any(line.startswith("- **Partial") for line in summary)
     body = [f"<h1>phasescape sweep report: {name}</h1>", f'<p class="meta">{meta}</p>',
             f'<div class="{"partial" if partial else "summary"}">{_md_to_html(summary)}</div>']
-    for path, caption in figures:
-        data = base64.b64encode(path.read_bytes()).decode()
-        body.append(f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(path.name)}">'
-                    f"<figcaption>{html.escape(path.name)}: {html.escape(caption)}</figcaption></figure>")
+    body += [figure(path, f"{path.name}: {caption}") for path, caption in figures]
     body += ["<h2>Landscape (landscape.csv)</h2>",
              f'<div class="scroll">{_table(cells, x, y).to_html(index=False, escape=True)}</div>']
-    failed = trials[trials["status"] == "ERROR"]
+    failed = trials[trials["status"] == ERROR]
     if len(failed):
         listing = pd.DataFrame({"trial": failed["trial_id"], axis_label(x): failed[x].map(lambda v: fmt_value(x, v)),
                                 axis_label(y): failed[y].map(lambda v: fmt_value(y, v)), "error": failed["error"]})
         body += ["<h2>Failed trials</h2>", listing.to_html(index=False, escape=True, classes="failed")]
-    return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>phasescape report: {name}</title>'
-            f"<style>{STYLE}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+    return page(f"phasescape report: {manifest.get('name', 'sweep')}", body)
 
 
 def write_report(sweep_dir: Path, out_dir: Path | None = None, x: str | None = None, y: str | None = None) -> Path:

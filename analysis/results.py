@@ -13,18 +13,18 @@ import numpy as np
 import pandas as pd
 
 from analysis import ReportError
+from model.definitions import (
+    CONFIG_SECTIONS,
+    DERIVED,
+    IDENTITY_COLUMNS,
+    PHASES,
+    PROBE_METRICS,
+    REQUIRED_METRICS,
+    STATUSES,
+)
 
-IDENTITY = ("trial_id", "status")
-METRICS = ("step", "time_s", "frac_single", "acc", "acc_x", "acc_y")
 # Probe scores and provenance are shown when present; an older or hand-made table may lack them.
-OPTIONAL_METRICS = ("r2_x", "r2_y", "eff_dim", "additivity", "orthogonality")
 OPTIONAL_TEXT = ("config_hash", "error", "trial_dir")
-FINISHED = ("COMPLETED", "STOPPED")  # STOPPED: ended early by the scheduler; its last evaluation is final
-UNFINISHED = ("RUNNING", "PENDING")
-STATUSES = (*FINISHED, *UNFINISHED, "ERROR")
-PHASES = ("A", "B", "C")
-CONFIG_SECTIONS = ("data.", "model.", "diffusion.", "train.", "eval.")
-DERIVED = ("n_positions", "density", "overlap")
 
 
 def _tidy(value: float) -> float:
@@ -40,9 +40,9 @@ def check_table(df: pd.DataFrame, columns: tuple[str, ...] = ()) -> pd.DataFrame
     """
     df = df.copy()
     if "step" not in df.columns:
-        for column in (*METRICS, "phase"):
+        for column in (*REQUIRED_METRICS, "phase"):
             df[column] = np.nan
-    for column in (*IDENTITY, *METRICS, "phase", *columns):
+    for column in (*IDENTITY_COLUMNS, *REQUIRED_METRICS, "phase", *columns):
         if column not in df.columns:
             raise ReportError(f"results table: missing column '{column}'; write the table with every column of "
                               f"the results contract (README, 'Reports')")
@@ -54,10 +54,10 @@ def check_table(df: pd.DataFrame, columns: tuple[str, ...] = ()) -> pd.DataFrame
     bad = sorted(set(df["phase"].dropna()) - set(PHASES))
     if bad:
         raise ReportError(f"phase: unknown value {bad[0]!r}; expected A, B or C (or empty before any evaluation)")
-    for column in OPTIONAL_METRICS:
+    for column in PROBE_METRICS:
         if column not in df.columns:
             df[column] = np.nan
-    for column in (*METRICS, *OPTIONAL_METRICS):  # JSON lines carry NaN as null and infinities as "inf"
+    for column in (*REQUIRED_METRICS, *PROBE_METRICS):  # JSON lines carry NaN as null and infinities as "inf"
         df[column] = pd.to_numeric(df[column], errors="coerce")
     for column in df.columns:
         if (column.startswith(CONFIG_SECTIONS) or column in DERIVED) and pd.api.types.is_float_dtype(df[column]):

@@ -31,6 +31,7 @@ CONTINUOUS_AT_ZERO = ("data.spacing_x", "data.spacing_y")
 
 
 def axis_label(axis: str) -> str:
+    """An axis title with its unit, e.g. ``bump width σ (px)`` for ``data.sigma``; else the axis name."""
     return AXIS_LABELS.get(axis, axis)
 
 

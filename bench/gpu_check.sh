@@ -35,6 +35,6 @@ if section trial; then  # a whole tiny trial
     timeout 120 python3 -m sweep train --preset tiny --out /tmp/tiny
 fi
 if section tests; then  # model tests on CUDA (the Ray sweep tests deselected)
-    timeout 90 python3 -m pytest -q -p no:cacheprovider --tb=line tests/test_train.py tests/test_packed.py \
+    timeout 90 python3 -m pytest -q -p no:cacheprovider --tb=line tests/model_tests/test_train.py tests/model_tests/test_packed.py \
         -k "not packed_sweep and not spec_hash"
 fi

@@ -64,10 +64,10 @@ def run_sweep(spec_path: Path, address: str | None) -> dict[str, list[float]]:
     return seen
 
 
-DRIVER_START = "import sweep.cli, sweep.runner, sweep.progress"  # sweep.progress imports Tune
+DRIVER_START = "import sweep.cli, sweep.driver, sweep.progress"  # sweep.progress imports Tune
 RAY_INIT = """import time
 import ray
-from sweep.runner import connect
+from sweep.ray_session import connect
 start = time.perf_counter()
 connect(None)  # a local Ray, started as `phasescape run` starts it
 print(time.perf_counter() - start)
@@ -77,7 +77,7 @@ WORKER_IMPORTS = """import time
 import ray  # the idle workers Ray starts with a cluster have imported it before they are given a trial
 start = time.perf_counter()
 import ray.tune, torch
-import model.train, sweep.runner
+import model.train, sweep.trainable
 print(time.perf_counter() - start)
 """
 TRIAL_WORK = """import sys, time

@@ -1,6 +1,6 @@
 """``ray start`` for the local demo cluster, kept on the loopback address 127.0.0.1.
 
-Ray 2.60 rewrites ``--node-ip-address 127.0.0.1`` to the host's outward address (``resolve_ip_for_localhost``), so
+Ray rewrites ``--node-ip-address 127.0.0.1`` to the host's outward address (``resolve_ip_for_localhost``), so
 a plain ``ray start`` on 127.0.0.1 advertises (and its agents dial) the machine's LAN address. For a cluster that
 lives on one machine only, this wrapper keeps 127.0.0.1 as given, and sets ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``
 for the processes that ``ray start`` spawns (dashboard, agents, job drivers, workers) so that they too resolve
@@ -15,15 +15,13 @@ from __future__ import annotations
 import os
 import sys
 
-LOOPBACK = ("127.0.0.1", "localhost")
+from sweep.ray_session import keep_loopback
 
 
 def main() -> int:
-    import ray._private.services as services
     from ray.scripts.scripts import main as ray_main
 
-    resolve = services.resolve_ip_for_localhost
-    services.resolve_ip_for_localhost = lambda host: "127.0.0.1" if host in LOOPBACK else resolve(host)
+    keep_loopback()
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # for the children only; this process read it already
     sys.argv[0] = "ray"
     return ray_main()

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from sweep.errors import UsageError
+from model.errors import UsageError
 
 DEFAULT_TOKEN_FILE = Path("~/.ray/auth_token")
 

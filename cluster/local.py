@@ -7,7 +7,7 @@
 ``up`` runs ``ray start --head`` and ``ray start --address`` (a second raylet joining the head), each with its own
 ``--temp-dir`` under ROOT, its own worker-port range and one CPU, and a custom resource naming the node
 (``node_head`` / ``node_worker``) so that placement can be checked. The jobs API (dashboard) listens on
-127.0.0.1:DASHBOARD_PORT. With ``--auth token`` (the default, as in Ray 2.60) a fresh token is written to
+127.0.0.1:DASHBOARD_PORT. With ``--auth token`` (the default, as in Ray) a fresh token is written to
 ROOT/auth_token (mode 600) and the cluster requires it; ``--auth disabled`` starts an open cluster.
 ROOT/shared is a folder for results that every node of this cluster sees.
 
@@ -35,7 +35,7 @@ from typing import Any
 
 import requests
 
-from sweep.errors import UsageError
+from model.errors import UsageError
 from sweep.procs import PARENT, SESSION, alive, stat_fields
 
 MARKER = "PHASESCAPE_LOCAL_CLUSTER"

@@ -42,7 +42,8 @@ from pathlib import Path
 from typing import Any
 
 from cluster.auth import Token, find_token, redact
-from sweep.errors import UsageError
+from model.errors import PhasescapeError, UsageError
+from sweep.specfile import load_yaml
 
 PACKAGES = ("model", "sweep", "analysis", "cluster")  # what `python -m sweep` needs on the cluster
 SUBMITTED = "submitted"  # folder of the staged working_dir that holds the spec
@@ -51,8 +52,10 @@ TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
 ADDRESS_HELP = "the head node's Ray jobs API (dashboard), e.g. http://HEAD:8265 (default: $RAY_API_SERVER_ADDRESS)"
 
 
-class JobError(Exception):
+class JobError(PhasescapeError):
     """The cluster was reached, but the job failed or the cluster refused a request: one line, exit status 1."""
+
+    exit_status = 1
 
 
 # --- addresses and the client ---------------------------------------------------------------------------------
@@ -153,20 +156,6 @@ class Plan:
     runtime_env: dict[str, Any] = field(default_factory=dict)
 
 
-def read_yaml(path: Path) -> dict[str, Any]:
-    import yaml
-
-    if not path.is_file():
-        raise UsageError(f"{path}: spec file not found; give the path of a sweep or study YAML")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError:
-        raise UsageError(f"{path}: malformed YAML; run 'phasescape validate {path}' to see where") from None
-    if not isinstance(raw, dict):
-        raise UsageError(f"{path}: expected a mapping of spec keys at the top level")
-    return raw
-
-
 def is_study(raw: dict[str, Any]) -> bool:
     return any(key in raw for key in STUDY_KEYS)
 
@@ -185,44 +174,21 @@ def shared_location(value: str, option: str) -> str:
 
 def validate_sweep(raw: dict[str, Any], path: Path) -> None:
     """The checks of ``phasescape validate``; the storage folder is checked on the cluster, not here."""
-    local = dict(raw, storage=tempfile.gettempdir())
-    try:
-        from sweep.spec import parse_spec
-    except ImportError:  # the sweep service predates parse_spec: ask its CLI
-        return _validate_by_cli(path)
-    from model.config import ConfigError
+    from sweep.spec import parse_spec
 
-    try:
-        parse_spec(local, str(path))
-    except ConfigError as error:
-        raise UsageError(f"{path}: {error}") from None
+    parse_spec(dict(raw, storage=tempfile.gettempdir()), str(path))
 
 
 def validate_study(raw: dict[str, Any], path: Path) -> None:
-    try:
-        from sweep.study_spec import parse_spec
-    except ImportError:
-        return None  # no study support in this checkout: the cluster's `phasescape study` will check it
-    from model.config import ConfigError
+    """The checks of ``phasescape study``, before anything is submitted."""
+    from sweep.study.spec import parse_spec
 
-    try:
-        parse_spec(raw, str(path))
-    except ConfigError as error:
-        raise UsageError(f"{path}: {error}") from None
-
-
-def _validate_by_cli(path: Path) -> None:
-    import subprocess
-
-    result = subprocess.run([sys.executable, "-m", "sweep", "validate", str(path)], capture_output=True, text=True)
-    if result.returncode != 0:
-        lines = [line for line in (result.stderr + result.stdout).splitlines() if line.strip()]
-        raise UsageError(lines[-1].removeprefix("phasescape: error: ") if lines else f"{path}: invalid spec")
+    parse_spec(raw, str(path))
 
 
 def plan(args: argparse.Namespace) -> Plan:
     path = Path(args.spec)
-    raw = read_yaml(path)
+    raw = load_yaml(path, "sweep or study spec", "see sweeps/ and studies/")
     kind = "study" if args.study or is_study(raw) else "sweep"
     name = raw.get("name")
     if not isinstance(name, str) or not name:
@@ -435,24 +401,20 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
 
 def _guard(handler):
-    """One line for every failure of a handler: UsageError passes to the CLI (exit 2); a JobError or an error
-    answered by the cluster prints here (exit 1)."""
+    """One line for every failure of a handler: errors the cluster answered with become a JobError (exit 1),
+    a refused token or a lost connection a UsageError (exit 2); the command line prints them."""
 
     def run(args: argparse.Namespace) -> int:
         try:
             return handler(args)
-        except UsageError:
+        except PhasescapeError:
             raise
-        except JobError as error:
-            print(f"phasescape: error: {error}", file=sys.stderr)
-            return 1
         except Exception as error:
             if type(error).__name__ == "AuthenticationError":
                 raise UsageError(_line(error)) from None
             if type(error).__name__ in ("ConnectionError", "ConnectTimeout", "ReadTimeout"):
                 raise UsageError(f"lost the cluster: {_line(error)}") from None
-            print(f"phasescape: error: {_line(error)}", file=sys.stderr)
-            return 1
+            raise JobError(_line(error)) from None
 
     run.__name__ = handler.__name__
     return run
@@ -498,21 +460,3 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                          "failed)")
     j.add_argument("--stop", metavar="ID", help="stop job ID")
     j.set_defaults(func=_guard(cmd_jobs))
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m cluster.submit submit|jobs ...``: the same commands without the rest of the CLI."""
-    parser = argparse.ArgumentParser(prog="phasescape")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except UsageError as error:
-        print(f"phasescape: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -12,15 +12,18 @@ import json
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-import yaml
+from model.definitions import PHASE_ACC, PHASE_SINGLE
+from model.errors import UsageError
 
 
-class ConfigError(ValueError):
+class ConfigError(UsageError):
     """A bad configuration value; the message names the field and the fix."""
 
 
 @dataclass
 class DataConfig:
+    """The data set: image size, bump width, lattice of training centres, held-out rectangles, boundary."""
+
     image_size: int = 16  # N: images are N x N, bump centres are in pixel units
     sigma: float = 1.0  # bump width in pixels
     spacing_x: float = 0.0  # lattice spacing of training centres along x; 0 = drawn continuously
@@ -32,6 +35,8 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
+    """The UNet: width, levels, attention resolutions, residual blocks per level and how the condition enters."""
+
     base_channels: int = 12
     channel_mults: list[int] = field(default_factory=lambda: [1, 2, 4])  # one entry per UNet level
     attention_resolutions: list[int] = field(default_factory=lambda: [4])  # feature-map sizes with attention
@@ -42,12 +47,16 @@ class ModelConfig:
 
 @dataclass
 class DiffusionConfig:
+    """The noise schedule: its shape (linear or cosine) and its number of timesteps T."""
+
     schedule: str = "linear"  # linear | cosine
     timesteps: int = 1000
 
 
 @dataclass
 class TrainConfig:
+    """Training of one trial: steps, batch size, AdamW settings, warm-up, clipping, EMA, seed, device."""
+
     steps: int = 3000
     batch_size: int = 64
     lr: float = 2e-3
@@ -62,6 +71,8 @@ class TrainConfig:
 
 @dataclass
 class EvalConfig:
+    """How often and how a trial is scored: sampler, number of samples, tolerance, probe, phase thresholds."""
+
     every: int = 250  # evaluate every this many steps (and at the last step)
     n_samples: int = 128  # in-distribution evaluation conditions (held-out ones get the same number)
     sampler: str = "ddim"  # ddim | ddpm
@@ -70,13 +81,15 @@ class EvalConfig:
     probe_grid: int = 12  # G: the probe reads a G x G grid of conditions
     probe_layer: str = "bottleneck"
     probe_t: float = 0.5  # probe timestep as a fraction of diffusion.timesteps
-    phase_single: float = 0.5  # phase B/C need frac_single >= this
-    phase_acc: float = 0.5  # phase C needs acc >= this
+    phase_single: float = PHASE_SINGLE  # phase B/C need frac_single >= this
+    phase_acc: float = PHASE_ACC  # phase C needs acc >= this
     seed: int = 1234  # evaluation conditions and noise: fixed so every trial is scored on the same set
 
 
 @dataclass
 class Config:
+    """A trial's full configuration, one section per dataclass above; keys are dotted ``section.name``."""
+
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
@@ -84,10 +97,13 @@ class Config:
     eval: EvalConfig = field(default_factory=EvalConfig)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
+        """The config as a nested plain dict ``{section: {name: value}}``; ``from_dict`` inverts it."""
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Config:
+        """A Config from a nested dict like ``to_dict``'s (dotted keys work too); missing keys keep their
+        defaults, unknown keys or wrong types raise ConfigError. Values are not range-checked (no ``validate``)."""
         config = cls()
         apply_overrides(config, flatten(d))
         return config
@@ -145,6 +161,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 def from_preset(name: str, overrides: dict[str, Any] | None = None) -> Config:
+    """The config of preset ``name`` (micro, tiny or paper) with dotted ``overrides`` applied on top,
+    validated; an unknown preset or key, a wrong type or a value out of range raises ConfigError."""
     if name not in PRESETS:
         raise ConfigError(f"preset: unknown preset '{name}'; choose one of {', '.join(PRESETS)}")
     config = Config()
@@ -155,6 +173,8 @@ def from_preset(name: str, overrides: dict[str, Any] | None = None) -> Config:
 
 
 def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested dict as one level of dotted keys: ``{"data": {"sigma": 1.0}}`` -> ``{"data.sigma": 1.0}``;
+    ``prefix`` goes before every key. Lists are values, not flattened."""
     out: dict[str, Any] = {}
     for key, value in d.items():
         name = f"{prefix}{key}"
@@ -180,9 +200,7 @@ def _section_and_field(config: Config, key: str) -> tuple[Any, dataclasses.Field
 
 
 def _coerce(key: str, value: Any, default: Any) -> Any:
-    """Coerce ``value`` (possibly a string from the command line) to the type of the field's default."""
-    if isinstance(value, str) and not isinstance(default, str):
-        value = yaml.safe_load(value)
+    """Coerce ``value`` to the type of the field's default (an integral float may set an integer field)."""
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise ConfigError(f"{key}: expected true or false, got {value!r}")

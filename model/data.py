@@ -50,9 +50,14 @@ class BumpDataset:
         return math.inf if self.centres is None else float(len(self.centres))
 
     def derived(self) -> dict[str, float]:
+        """Data quantities of this set: ``n_positions`` (inf when continuous), ``density`` (centres
+        per pixel) and ``overlap`` of neighbouring bumps."""
         return quantities_for(self.cfg, self.n_positions)
 
     def sample_centres(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
+        """(batch_size, 2) centres (x, y) in pixels on ``self.device``, drawn with ``generator``:
+        uniformly from the training points, or, with a continuous axis, uniformly over the coordinate range (lattice
+        axes snapped to their lattice) with held-out rectangles rejected."""
         if self.centres is not None:
             idx = torch.randint(len(self.centres), (batch_size,), generator=generator, device=self.device)
             return self.centres[idx]
@@ -73,6 +78,8 @@ class BumpDataset:
         return images * 2 - 1
 
     def sample(self, batch_size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """A training batch drawn with ``generator``: (images (B, 1, N, N) in [-1, 1], centres (B, 2)
+        as (x, y) in pixels)."""
         centres = self.sample_centres(batch_size, generator)
         return self.render(centres), centres
 

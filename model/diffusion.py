@@ -16,6 +16,8 @@ EpsModel = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def make_betas(schedule: str, timesteps: int) -> torch.Tensor:
+    """The (T,) float64 noise variances beta_t of a ``linear`` or ``cosine`` schedule. Linear is scaled
+    by 1000 / T so every T spans the same noise range; cosine is capped at 0.999. Another name raises ValueError."""
     if schedule == "linear":  # Ho et al. 2020, scaled so any T spans the same noise range
         scale = 1000 / timesteps
         return torch.linspace(scale * 1e-4, scale * 0.02, timesteps, dtype=torch.float64)
@@ -42,6 +44,8 @@ class NoiseSchedule:
         return values[t][:, None, None, None]
 
     def add_noise(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """Forward noising q(x_t | x_0): sqrt(alpha_bar_t) * x0 + sqrt(1 - alpha_bar_t) * noise,
+        for x0 and noise (B, C, H, W) and integer timesteps t (B,); returns x_t (B, C, H, W)."""
         a = self._at(self.alpha_bar, t)
         return a.sqrt() * x0 + (1 - a).sqrt() * noise
 

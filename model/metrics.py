@@ -1,4 +1,4 @@
-"""Evaluation metrics of DESIGN.md: bump detection on samples, the representation probe, and phases.
+"""Evaluation metrics (docs/definitions.md): bump detection on samples and the representation probe.
 
 All functions take numpy arrays so they can be tested on synthetic inputs with known answers.
 """
@@ -9,10 +9,6 @@ import numpy as np
 from scipy import ndimage
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
-
-SAMPLE_METRICS = ("frac_none", "frac_multi", "frac_single", "acc", "acc_x", "acc_y", "err_median")
-PROBE_METRICS = ("r2_x", "r2_y", "eff_dim", "additivity", "orthogonality")
-PHASES = ("A", "B", "C")
 
 # 8-connectivity inside each image, never across the batch axis.
 _STRUCTURE = np.zeros((3, 3, 3), dtype=bool)
@@ -115,8 +111,8 @@ def cross_validated_r2(features: np.ndarray, target: np.ndarray, folds: int = 5)
     """Mean test R^2 of least-squares linear regression (with intercept) over ``folds`` shuffled folds.
 
     The folds are scikit-learn's ``KFold(folds, shuffle=True, random_state=0)``, and a test fold of constant
-    target scores 1 if predicted exactly, else 0, as its ``r2_score`` does; written out in NumPy because importing
-    scikit-learn cost every trial's worker 1.2 s before its first evaluation.
+    target scores 1 if predicted exactly, else 0, as its ``r2_score`` does; written out in NumPy so that trial
+    workers need not import scikit-learn, a slow import before their first evaluation.
     """
     order = np.arange(len(target))
     np.random.RandomState(0).shuffle(order)
@@ -167,10 +163,3 @@ def probe_metrics(activations: np.ndarray, grid: int) -> dict[str, float]:
     else:
         orthogonality = float("nan")
     return {**r2, "eff_dim": eff_dim, "additivity": additivity, "orthogonality": orthogonality}
-
-
-def phase_of(frac_single: float, acc: float, single_threshold: float = 0.5, acc_threshold: float = 0.5) -> str:
-    """A: no single bump most of the time; B: one bump, wrong place; C: one bump at the right place."""
-    if frac_single < single_threshold:
-        return "A"
-    return "C" if acc >= acc_threshold else "B"

@@ -1,11 +1,10 @@
 """AdamW without ``torch.optim.Optimizer``: torch's own fused AdamW update over one list of parameters.
 
-``torch.optim.Optimizer`` imports ``torch._dynamo`` the first time it is built or stepped, 2-2.6 s of imports
-in every new trial worker and the largest part of a sweep's time to its first report that we can remove
-(bench/sweep_overhead.py). The update here is torch's functional ``adamw`` with ``fused=True``, the kernel
-``torch.optim.AdamW(fused=True)`` runs, so the weights are bit for bit the same; ``param_groups`` and the state
-dict have ``torch.optim.AdamW``'s layout, so code that sets a group's ``lr`` and checkpoints written by either
-class work with both (tests/test_optim.py).
+``torch.optim.Optimizer`` imports ``torch._dynamo`` the first time it is built or stepped, a slow import in every
+new trial worker that delays a sweep's first report (bench/sweep_overhead.py measures it). The update here is
+torch's functional ``adamw`` with ``fused=True``, the kernel ``torch.optim.AdamW(fused=True)`` runs, so the weights
+are bit for bit the same; ``param_groups`` and the state dict have ``torch.optim.AdamW``'s layout, so code that sets
+a group's ``lr`` and checkpoints written by either class work with both (tests/model_tests/test_optim.py).
 
 Example::
 
@@ -42,6 +41,8 @@ class AdamW:
 
     @torch.no_grad()
     def step(self) -> None:
+        """One fused AdamW update, in place, of every parameter that has a gradient, with the group's
+        current ``lr``, ``betas``, ``eps`` and ``weight_decay``."""
         group = self.param_groups[0]
         live = [i for i, p in enumerate(self.params) if p.grad is not None]
         adamw(
@@ -52,6 +53,7 @@ class AdamW:
         )
 
     def zero_grad(self) -> None:
+        """Drop every parameter's gradient (set it to None)."""
         for p in self.params:
             p.grad = None
 
@@ -65,6 +67,8 @@ class AdamW:
         return {"state": state, "param_groups": [group]}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore step counts, moments and the group's lr, betas, eps and weight decay from a
+        ``state_dict`` of this class or of ``torch.optim.AdamW``; a different parameter count raises ValueError."""
         (group,) = state_dict["param_groups"]
         if len(group["params"]) != len(self.params):
             raise ValueError(f"optimizer state for {len(group['params'])} parameters, this model has "

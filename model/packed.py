@@ -54,6 +54,8 @@ class PackedTrainer:
 
     @property
     def step(self) -> int:
+        """Training steps taken: the active members' shared count, or the furthest member's once
+        every member has dropped out."""
         return self.active[0].step if self.active else max(m.step for m in self.members)
 
     def _forward(self, params: dict[str, torch.Tensor], x: torch.Tensor, t: torch.Tensor,
@@ -62,6 +64,8 @@ class PackedTrainer:
             return functional_call(self._shape, (params, self._buffers), (x, t, cond))
 
     def train_step(self) -> None:
+        """One training step of every active member: one after another, or with ``vectorize``
+        one vmapped forward and backward over the stacked weights, after which each member clips and updates its own."""
         if not self.vectorize:
             for member in self.active:
                 member.train_step()

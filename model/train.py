@@ -27,11 +27,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from model.config import Config
+from model.config import Config, ConfigError
 from model.data import BumpDataset
+from model.definitions import phase_of
 from model.diffusion import NoiseSchedule
 from model.geometry import eval_conditions, probe_grid
-from model.metrics import phase_of, probe_metrics, sample_metrics
+from model.metrics import probe_metrics, sample_metrics
 from model.optim import AdamW
 from model.unet import UNet
 
@@ -54,6 +55,8 @@ class Evaluation:
     probe_xy: np.ndarray  # (G*G, 2) probe conditions
 
     def save(self, path: Path) -> None:
+        """Write the arrays and the step to the compressed ``.npz`` file ``path`` (samples as float16,
+        latents as float32); ``metrics`` are not saved (metrics.jsonl holds them)."""
         np.savez_compressed(
             path, step=self.step, samples=self.samples.astype(np.float16), targets=self.targets,
             latents=self.latents.astype(np.float32), probe_xy=self.probe_xy,
@@ -61,10 +64,12 @@ class Evaluation:
 
 
 def resolve_device(name: str) -> torch.device:
+    """``train.device`` -> torch.device: ``auto`` is CUDA when torch sees a GPU, else CPU; ``cuda``
+    without a GPU raises ConfigError."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("train.device: cuda requested but torch sees no GPU; use train.device=auto or cpu")
+        raise ConfigError("train.device: cuda requested but torch sees no GPU; use train.device=auto or cpu")
     return torch.device(name)
 
 
@@ -84,8 +89,8 @@ class Trainer:
         if self.device.type == "cpu":  # channels-last convolutions train the tiny preset faster (bench/train_step.py)
             self.model.to(memory_format=torch.channels_last)
         self.ema = copy.deepcopy(self.model).requires_grad_(False)
-        # torch's fused AdamW kernel (a quarter of the optimizer's time on a CPU) without torch.optim's import of
-        # torch._dynamo, 2 s of every trial worker's start (model/optim.py).
+        # torch's fused AdamW kernel without torch.optim's import of torch._dynamo at every trial worker's start
+        # (model/optim.py).
         self.optimizer = AdamW(self.model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
         self.generator = torch.Generator(self.device).manual_seed(tc.seed)
         self.step = 0
@@ -99,6 +104,7 @@ class Trainer:
 
     @property
     def n_parameters(self) -> int:
+        """Number of weights of the model (the EMA copy not counted)."""
         return sum(p.numel() for p in self.model.parameters())
 
     def _autocast(self) -> contextlib.AbstractContextManager:
@@ -107,6 +113,8 @@ class Trainer:
         return contextlib.nullcontext()
 
     def train_step(self) -> None:
+        """One optimisation step: draw a batch, take the noise-prediction loss (bf16 autocast on CUDA),
+        backpropagate, clip, update the weights and their EMA."""
         x0, centres = self.start_step()
         with self._autocast():
             loss = self.schedule.loss(self.model, x0, centres, self.generator)
@@ -168,7 +176,7 @@ class Trainer:
         cfg, ec = self.config, self.config.eval
         layers = self.ema.probe_layers()
         if ec.probe_layer not in layers:
-            raise ValueError(f"eval.probe_layer: unknown layer {ec.probe_layer!r}; choose one of {', '.join(layers)}")
+            raise ConfigError(f"eval.probe_layer: unknown layer {ec.probe_layer!r}; choose one of {', '.join(layers)}")
         xy = probe_grid(cfg.data, ec.probe_grid)
         n = cfg.data.image_size
         noise = torch.randn((1, 1, n, n), generator=gen, device=self.device).expand(len(xy), -1, -1, -1)
@@ -209,6 +217,8 @@ class Trainer:
         return metrics
 
     def state_dict(self) -> dict[str, Any]:
+        """Everything a resume needs, for ``torch.save``: config, step, elapsed seconds, history, model,
+        EMA and optimizer states, the training generator's state and the loss accumulated since the last evaluation."""
         return {
             "config": self.config.to_dict(),
             "step": self.step,
@@ -230,9 +240,11 @@ class Trainer:
         os.replace(tmp, path)
 
     def load_checkpoint(self, path: str | os.PathLike) -> None:
+        """Restore a ``save_checkpoint`` file so that ``run`` continues where it stopped; a
+        checkpoint of another config (seed included) raises ConfigError."""
         state = torch.load(path, map_location=self.device, weights_only=True)
         if state["config"] != self.config.to_dict():
-            raise ValueError(f"{path}: checkpoint belongs to a different config; start a fresh run instead")
+            raise ConfigError(f"{path}: checkpoint belongs to a different config; start a fresh run instead")
         self.model.load_state_dict(state["model"])
         self.ema.load_state_dict(state["ema"])
         self.optimizer.load_state_dict(state["optimizer"])

@@ -32,6 +32,9 @@ def _groups(channels: int) -> int:
 
 
 class ResBlock(nn.Module):
+    """Residual block: two 3x3 convolutions with the condition applied between them as a FiLM scale and
+    shift; a 1x1 convolution matches the skip path when the channel count changes."""
+
     def __init__(self, in_ch: int, out_ch: int, emb_dim: int) -> None:
         super().__init__()
         self.norm1 = nn.GroupNorm(_groups(in_ch), in_ch)
@@ -42,6 +45,7 @@ class ResBlock(nn.Module):
         self.skip = nn.Conv2d(in_ch, out_ch, 1) if in_ch != out_ch else nn.Identity()
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        """(B, in_ch, H, W) features and (B, emb_dim) embedding -> (B, out_ch, H, W)."""
         h = self.conv1(F.silu(self.norm1(x)))
         scale, shift = self.film(emb)[:, :, None, None].chunk(2, dim=1)
         h = self.norm2(h) * (1 + scale) + shift
@@ -50,6 +54,9 @@ class ResBlock(nn.Module):
 
 
 class Attention(nn.Module):
+    """Residual multi-head self-attention over the H * W positions of a feature map (one head when
+    ``channels`` is not a multiple of ``heads``)."""
+
     def __init__(self, channels: int, heads: int = 4) -> None:
         super().__init__()
         self.heads = heads if channels % heads == 0 else 1
@@ -58,6 +65,7 @@ class Attention(nn.Module):
         self.out = nn.Conv2d(channels, channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) -> (B, C, H, W)."""
         b, c, hgt, wid = x.shape
         q, k, v = self.qkv(self.norm(x)).reshape(b, 3, self.heads, c // self.heads, hgt * wid).unbind(1)
         h = F.scaled_dot_product_attention(q.transpose(-1, -2), k.transpose(-1, -2), v.transpose(-1, -2))
@@ -75,12 +83,15 @@ class Level(nn.Module):
         self.attn = nn.ModuleList([Attention(out_ch) if attention else nn.Identity() for _ in range(n_blocks)])
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        """(B, in_ch, H, W) features and (B, emb_dim) embedding -> (B, out_ch, H, W)."""
         for block, attn in zip(self.blocks, self.attn, strict=True):
             x = attn(block(x, emb))
         return x
 
 
 class Bottleneck(nn.Module):
+    """The lowest resolution: residual block, self-attention, residual block, at constant width."""
+
     def __init__(self, channels: int, emb_dim: int) -> None:
         super().__init__()
         self.res1 = ResBlock(channels, channels, emb_dim)
@@ -88,6 +99,7 @@ class Bottleneck(nn.Module):
         self.res2 = ResBlock(channels, channels, emb_dim)
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) features and (B, emb_dim) embedding -> (B, C, H, W)."""
         return self.res2(self.attn(self.res1(x, emb)), emb)
 
 
@@ -113,6 +125,7 @@ class ConditionEmbedding(nn.Module):
             self.t_mlp, self.x_mlp, self.y_mlp = mlp(2 * f), mlp(2 * f), mlp(2 * f)
 
     def forward(self, t: torch.Tensor, xy: torch.Tensor) -> torch.Tensor:
+        """Timesteps t (B,) and centres xy (B, 2) in pixels -> (B, emb_dim) embedding."""
         et = sinusoidal(t.float(), self.t_freq)
         ex = sinusoidal(xy[:, 0], self.xy_freq)
         ey = sinusoidal(xy[:, 1], self.xy_freq)
@@ -156,12 +169,16 @@ class UNet(nn.Module):
         nn.init.zeros_(self.head[-1].bias)
 
     def probe_layers(self) -> dict[str, nn.Module]:
+        """Modules the probe can read, by name: ``bottleneck``, ``down0``, ``down1``, ... (encoder
+        levels, finest first) and ``up0``, ``up1``, ... (decoder levels, coarsest first)."""
         layers = {"bottleneck": self.bottleneck}
         layers.update({f"down{i}": m for i, m in enumerate(self.down)})
         layers.update({f"up{i}": m for i, m in enumerate(self.up)})
         return layers
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, xy: torch.Tensor) -> torch.Tensor:
+        """Noisy images x (B, 1, N, N), integer timesteps t (B,) and centres xy (B, 2) in pixels ->
+        predicted noise (B, 1, N, N)."""
         emb = self.embed(t, xy)
         h = self.stem(x)
         skips = []

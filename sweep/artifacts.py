@@ -32,12 +32,16 @@ def json_safe(value: Any) -> Any:
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:
+    """Write ``payload`` to ``path`` as indented JSON, atomically (a temporary file, then a rename);
+    values JSON cannot hold are written as ``str(value)``."""
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(payload, indent=2, default=str))
     os.replace(tmp, path)
 
 
 def trial_record(config: Config, trainer: Trainer) -> dict[str, Any]:
+    """The trial.json record of a trial: trial id, config hash, seed, config, derived data quantities,
+    parameter count, device, library versions and git commit."""
     return {
         "trial_id": config.hash(),
         "config_hash": config.hash(include_seed=False),

@@ -1,35 +1,46 @@
-"""The ``phasescape`` command line. Bad input prints one line naming the field and the fix, exit status 2."""
+"""The ``phasescape`` command line, and the one place where errors become exit statuses: a ``PhasescapeError``
+(bad input: a spec, an option, a file, an unreachable cluster) prints one line and exits with its
+``exit_status`` (2 for bad input).
+
+Commands of other packages join through the entry-point group ``phasescape.commands`` (each entry a
+``register(subparsers)`` function): the cluster package adds ``submit`` and ``jobs`` that way, so nothing here
+imports it.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from analysis import ReportError
 from analysis import cli as analysis_cli
-from cluster import submit
-from model.config import ConfigError, from_preset
-from sweep import study_cli
-from sweep.errors import UsageError
+from model.config import from_preset
+from model.errors import PhasescapeError, UsageError
 from sweep.spec import check_storage, load_spec
+from sweep.specfile import parse_value
+from sweep.study import cli as study_cli
 
-USAGE_ERROR = 2
+COMMANDS = "phasescape.commands"
 
 
 def parse_sets(pairs: list[str]) -> dict[str, Any]:
+    """``--set KEY=VALUE`` strings -> ``{key: value}``, values read as YAML (``1e-4`` a float, ``[1, 2]``
+    a list), a later key winning; an item without ``=`` or a key raises UsageError. Keys are checked later."""
     overrides: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise UsageError(f"--set {pair!r}: expected KEY=VALUE, e.g. --set data.sigma=1.5")
-        overrides[key.strip()] = value
+        overrides[key.strip()] = parse_value(value)
     return overrides
 
 
 def progress_line(metrics: dict[str, Any], total_steps: int) -> str:
+    """The line ``phasescape train`` prints after an evaluation: step of ``total_steps``, time, loss,
+    phase and the main metrics of the ``metrics`` row."""
     m = metrics
     return (
         f"step {m['step']:>6}/{total_steps}  {m['time_s']:7.1f}s  loss {m['loss']:.4f}  phase {m['phase']}  "
@@ -39,6 +50,7 @@ def progress_line(metrics: dict[str, Any], total_steps: int) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    """``phasescape train``: train (or resume) one trial; returns 0, bad input raises UsageError (exit status 2)."""
     config = from_preset(args.preset, parse_sets(args.set))
     out = Path(args.out) if args.out else Path("runs") / "train" / f"{args.preset}-{config.hash()[:8]}"
     record = out / "trial.json"
@@ -73,12 +85,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    """``phasescape validate``: check a sweep spec; returns 0, bad input raises UsageError (exit status 2)."""
     spec = load_spec(args.spec)
     print(f"{args.spec}: valid; {len(spec.trials()) or spec.search.num_samples} trial(s) -> {spec.folder()}")
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """``phasescape run``: run a sweep (--dry-run: plan it); returns 0, bad input raises UsageError (exit status 2)."""
     spec = load_spec(args.spec)
     if args.storage:
         check_storage(args.storage)
@@ -89,7 +103,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         print_plan(spec, args.storage, args.max_concurrent)
         return 0
-    from sweep.runner import run_sweep
+    from sweep.driver import run_sweep
 
     table = run_sweep(spec, storage=args.storage, address=args.address, max_concurrent=args.max_concurrent)
     from sweep.status import print_status
@@ -106,7 +120,8 @@ def _sweep_dir(path: str) -> Path:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from sweep.runner import resume_sweep
+    """``phasescape resume``: continue a sweep folder; returns 0, bad input raises UsageError (exit status 2)."""
+    from sweep.driver import resume_sweep
     from sweep.status import print_status
 
     folder = _sweep_dir(args.path)
@@ -115,6 +130,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    """``phasescape status``: print a sweep folder's status; returns 0, bad input raises UsageError (exit status 2)."""
     from sweep.status import print_status
     from sweep.store import collect, read_manifest
 
@@ -124,7 +140,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="phasescape", description=__doc__)
+    """The ``phasescape`` argument parser: train, run, resume, status and validate, then the commands
+    of analysis, of the study package and of every ``phasescape.commands`` entry point (each loaded here)."""
+    parser = argparse.ArgumentParser(prog="phasescape", description="Sweeps of conditional diffusion models over "
+                                     "data density, overlap and architecture; reports of the phase landscape.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train one trial with a progress line per evaluation")
@@ -157,17 +176,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     analysis_cli.register(sub)
     study_cli.register(sub)
-    submit.register(sub)
+    for entry in entry_points(group=COMMANDS):
+        entry.load()(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one ``phasescape`` command; returns its exit status (0 done, 2 bad input, 130 interrupted)."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (UsageError, ConfigError, ReportError) as error:
+    except PhasescapeError as error:
         print(f"phasescape: error: {error}", file=sys.stderr)
-        return USAGE_ERROR
+        return error.exit_status
     except KeyboardInterrupt:
         print("phasescape: interrupted; run the same command again to resume", file=sys.stderr)
         return 130

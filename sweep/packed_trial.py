@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from model.config import Config, pack_key
+from model.definitions import COMPLETED, ERROR, RUNNING
 from sweep.store import read_status, trial_folder, write_status
 
 
@@ -36,6 +37,7 @@ def pack_groups(configs: list[Config], k: int) -> list[list[Config]]:
 
 
 def group_id(configs: list[Config]) -> str:
+    """The id of a group of trials: 16 hex digits of a hash of its members' trial ids, in order."""
     return hashlib.sha256(",".join(c.hash() for c in configs).encode()).hexdigest()[:16]
 
 
@@ -84,7 +86,7 @@ def run_group(params: dict[str, Any]) -> None:
         writers[member.config.hash()] = writer = TrialWriter(folder(member), plot=False, checkpoint=False)
         writer.start(member)
         write_status(
-            folder(member), "RUNNING", error="", pid=os.getpid(), hostname=socket.gethostname(), node_id=node_id,
+            folder(member), RUNNING, error="", pid=os.getpid(), hostname=socket.gethostname(), node_id=node_id,
             attempts=read_status(folder(member)).get("attempts", 0) + 1, restored_from_step=member.step, group=gid,
         )
 
@@ -92,7 +94,7 @@ def run_group(params: dict[str, Any]) -> None:
         writers[member.config.hash()](step, metrics, member)
 
     def on_diverged(member: Trainer, error: TrainingDiverged) -> None:  # deterministic: no retry, like run_trial
-        write_status(folder(member), "ERROR", error=str(error))
+        write_status(folder(member), ERROR, error=str(error))
 
     def on_round(step: int, group: PackedTrainer) -> None:
         if not group.active:
@@ -107,7 +109,7 @@ def run_group(params: dict[str, Any]) -> None:
         packed.run(on_eval, on_diverged, on_round)
     except Exception as error:
         for member in packed.active:
-            write_status(folder(member), "ERROR", error=f"{type(error).__name__}: {error}")
+            write_status(folder(member), ERROR, error=f"{type(error).__name__}: {error}")
         raise
     for member in packed.active:
-        write_status(folder(member), "COMPLETED")
+        write_status(folder(member), COMPLETED)

@@ -9,8 +9,10 @@ from typing import Any
 
 from ray.tune import Callback
 
-from sweep.spec import CONVENIENCE_AXES
+from model.definitions import CONVENIENCE_AXES
+from model.geometry import derived_quantities
 from sweep.store import write_results
+from sweep.trainable import trial_configs
 
 
 class Progress(Callback):
@@ -25,9 +27,6 @@ class Progress(Callback):
     def _label(self, trial: Any) -> str:
         """Short trial id and the trial's value on each axis (density and overlap as realized); a packed
         group is labelled by its first member."""
-        from model.geometry import derived_quantities
-        from sweep.runner import trial_configs
-
         configs = trial_configs(trial.config)
         config = configs[0]
         flat = config.flat()
@@ -44,9 +43,11 @@ class Progress(Callback):
         print(f"[{time.time() - self.started:7.1f}s] {text}", flush=True)
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        """Print a start line for ``trial``."""
         self._line(f"start   {self._label(trial)}")
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        """Print an evaluation line for ``trial``; remember it when its acc is the best so far."""
         self._line(
             f"eval    {self._label(trial)} step {result.get('step')} phase {result.get('phase')} "
             f"acc {result.get('acc', float('nan')):.2f} single {result.get('frac_single', float('nan')):.2f} "
@@ -56,15 +57,20 @@ class Progress(Callback):
             self.best = {"acc": result["acc"], "trial": self._label(trial), "step": result.get("step")}
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        """Print a done line for ``trial``."""
         self._line(f"done    {self._label(trial)}")
 
     def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        """Print a retry line: Tune restarts ``trial`` from its last checkpoint."""
         self._line(f"retry   {self._label(trial)} from its last checkpoint")
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        """Print a failed line: ``trial`` ran out of retries."""
         self._line(f"failed  {self._label(trial)} after max_failures retries; the reason is in its status.json")
 
     def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
+        """Every ``every_s`` seconds, print a summary (trials by state, best acc) and rebuild the
+        results table."""
         if time.time() - self.last_summary < self.every_s:
             return
         self.last_summary = time.time()

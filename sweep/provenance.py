@@ -15,6 +15,8 @@ PACKAGES = ("phasescape", "torch", "numpy", "ray", "optuna", "pandas", "scipy", 
 
 @functools.cache
 def library_versions() -> dict[str, str]:
+    """``{package: version}`` for Python and each of ``PACKAGES`` ('not installed' when missing),
+    read from package metadata without importing them; computed once per process."""
     versions = {"python": platform.python_version()}
     for name in PACKAGES:
         try:
@@ -43,7 +45,7 @@ def git_commit() -> str:
 
 @functools.cache
 def machine() -> dict[str, str | int]:
-    """This machine; asks nvidia-smi for GPUs rather than importing torch (4 s before a sweep could start)."""
+    """This machine; asks nvidia-smi for GPUs rather than importing torch, which would delay a sweep's start."""
     gpu = "none"
     if shutil.which("nvidia-smi"):
         try:

@@ -29,13 +29,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from model.config import PRESETS, Config, ConfigError, from_preset
-from sweep.errors import UsageError
+from model.definitions import CONVENIENCE_AXES
+from model.errors import UsageError
+from sweep.specfile import integer, integer_field, load_yaml
 
-CONVENIENCE_AXES = ("density", "overlap")
+SEARCH_TYPES = ("grid", "random", "optuna")
+SCHEDULER_TYPES = ("fifo", "asha")
 DISTRIBUTIONS = ("uniform", "loguniform", "int")
+# Every argument of Optuna's TPE sampler pinned, since its defaults change between versions; sweeps with
+# search.type optuna and studies with sampler tpe both use it (constant liar: trials run concurrently).
+TPE_ARGS = {"n_startup_trials": 10, "n_ei_candidates": 24, "multivariate": True, "group": False, "constant_liar": True}
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 TOP_LEVEL = {
     "name", "base", "set", "axes", "seeds", "search", "scheduler", "resources", "max_concurrent",
@@ -45,6 +50,8 @@ TOP_LEVEL = {
 
 @dataclass
 class Search:
+    """How trials are chosen: a grid, ``num_samples`` random draws or Optuna, on ``metric`` and ``mode``."""
+
     type: str = "grid"  # grid | random | optuna
     num_samples: int = 1  # random / optuna: configurations drawn (each run with every seed)
     metric: str = "acc"
@@ -53,6 +60,8 @@ class Search:
 
 @dataclass
 class Scheduler:
+    """Early stopping: none (fifo) or ASHA on ``metric`` and ``mode`` after ``grace_period`` evaluations."""
+
     type: str = "fifo"  # fifo | asha
     metric: str = "acc"
     mode: str = "max"
@@ -62,6 +71,8 @@ class Scheduler:
 
 @dataclass
 class Resources:
+    """What each Tune trial asks of a node: CPUs, GPUs (fractions share one) and custom Ray resources."""
+
     cpu: float = 1
     gpu: float = 0  # fractions share a GPU between trials (for tiny models `pack` is faster: README)
     custom: dict[str, float] = field(default_factory=dict)
@@ -69,6 +80,9 @@ class Resources:
 
 @dataclass
 class SweepSpec:
+    """A validated sweep spec (``load_spec``): base preset, fixed overrides, axes, seeds, search, scheduler
+    and resources."""
+
     name: str
     base: str = "tiny"
     set: dict[str, Any] = field(default_factory=dict)
@@ -77,7 +91,7 @@ class SweepSpec:
     search: Search = field(default_factory=Search)
     scheduler: Scheduler = field(default_factory=Scheduler)
     resources: Resources = field(default_factory=Resources)
-    max_concurrent: int = 0  # 0 = as many as the cluster's resources allow
+    max_concurrent: int = 0  # not given (0): as many as the cluster's resources allow; a spec gives >= 1
     max_failures: int = 2  # retries of a trial whose worker dies or raises
     storage: str = "results"
     eval_every: int | None = None
@@ -85,9 +99,11 @@ class SweepSpec:
     pack: int = 1  # trials of one architecture trained together in one Tune trial (sweep/packed_trial.py)
 
     def to_dict(self) -> dict[str, Any]:
+        """The spec as a nested plain dict, as manifest.json stores it; ``spec_from_dict`` inverts it."""
         return asdict(self)
 
     def hash(self) -> str:
+        """The spec's identity, 16 hex digits, ``pack`` left out; it also seeds random search."""
         # pack changes how trials are scheduled, not which trials run: packing a spec keeps its hash (and so
         # its random-search samples), and a packed rerun reuses the trials an unpacked run finished.
         d = {k: v for k, v in self.to_dict().items() if k != "pack"}
@@ -98,6 +114,8 @@ class SweepSpec:
         return Path(storage or self.storage).expanduser().resolve() / self.name
 
     def fixed_overrides(self) -> dict[str, Any]:
+        """Dotted overrides every trial shares: ``set``, then ``steps`` and ``eval_every`` when given,
+        then ``train.threads`` and ``train.device`` from ``resources`` (these two replace any value in ``set``)."""
         fixed = dict(self.set)
         if self.steps is not None:
             fixed["train.steps"] = self.steps
@@ -109,9 +127,11 @@ class SweepSpec:
         return fixed
 
     def grid_axes(self) -> dict[str, list[Any]]:
+        """The axes given as a list of values: ``{key: values}``."""
         return {k: v for k, v in self.axes.items() if isinstance(v, list)}
 
     def distribution_axes(self) -> dict[str, dict[str, list[float]]]:
+        """The axes given as a distribution: ``{key: {uniform|loguniform|int: [lo, hi]}}``."""
         return {k: v for k, v in self.axes.items() if isinstance(v, dict)}
 
     def trials(self) -> list[Config]:
@@ -143,7 +163,7 @@ class SweepSpec:
             elif kind == "loguniform":
                 point[key] = float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
             else:
-                point[key] = int(rng.integers(lo, hi + 1))
+                point[key] = int(rng.integers(int(lo), int(hi) + 1))
         return point
 
     def config_for(self, point: dict[str, Any], seed: int) -> Config:
@@ -189,11 +209,25 @@ def _fail(field_name: str, message: str) -> UsageError:
     return UsageError(f"{field_name}: {message}")
 
 
-def _section(raw: Any, cls: type, field_name: str) -> Any:
+def check_name(name: Any, example: str) -> str:
+    """A spec's name: it names a folder under the results root, so it may never leave it."""
+    if not isinstance(name, str) or not SAFE_NAME.match(name) or ".." in name:
+        raise _fail("name", f"{name!r} must be letters, digits, '_', '-' or '.' (no '/' or '..'), e.g. {example}")
+    return name
+
+
+def _section(raw: Any, cls: type, field_name: str, types: tuple[str, ...] = ()) -> Any:
+    """A mapping section of the spec; for sections with a ``type``, a bare name is short for ``{type: name}``."""
     if raw is None:
         return cls()
+    if types and isinstance(raw, str):
+        if raw not in types:
+            raise _fail(f"{field_name}.type", f"must be {' or '.join(types)}, got {raw!r}")
+        raw = {"type": raw}
     if not isinstance(raw, dict):
-        raise _fail(field_name, f"expected a mapping, got {raw!r}")
+        forms = f"'{types[0]}' or " if types else ""
+        raise _fail(field_name, f"expected {forms}a mapping like {{{', '.join(cls.__dataclass_fields__)}}}, "
+                                f"got {raw!r}")
     allowed = set(cls.__dataclass_fields__)
     for key in raw:
         if key not in allowed:
@@ -211,6 +245,8 @@ def _section(raw: Any, cls: type, field_name: str) -> Any:
 
 
 def check_storage(storage: str) -> None:
+    """Raise UsageError unless ``storage`` is a local path whose nearest existing folder is
+    writable (URIs are refused); creates nothing."""
     if "://" in storage:
         raise _fail("storage", f"{storage!r}: URIs are not supported for results; mount the bucket and give a path")
     path = Path(storage).expanduser().resolve()
@@ -239,6 +275,8 @@ def _check_axis(key: str, values: Any, search: str) -> None:
     if (not isinstance(bounds, list) or len(bounds) != 2 or not all(isinstance(b, int | float) for b in bounds)
             or bounds[0] >= bounds[1]):
         raise _fail(field_name, f"{kind} bounds must be [lo, hi] with lo < hi, got {bounds!r}")
+    if kind == "int" and any(integer(b) is None for b in bounds):
+        raise _fail(field_name, f"int bounds must be whole numbers, got {bounds}")
     if kind == "loguniform" and bounds[0] <= 0:
         raise _fail(field_name, f"loguniform bounds must be positive, got {bounds}")
 
@@ -250,9 +288,7 @@ def parse_spec(raw: Any, source: str = "spec") -> SweepSpec:
     for key in raw:
         if key not in TOP_LEVEL:
             raise _fail(str(key), f"unknown key; valid keys: {', '.join(sorted(TOP_LEVEL))}")
-    name = raw.get("name")
-    if not isinstance(name, str) or not SAFE_NAME.match(name) or ".." in name:
-        raise _fail("name", f"{name!r} must be letters, digits, '_', '-' or '.' (no '/' or '..'), e.g. my_sweep")
+    name = check_name(raw.get("name"), "my_sweep")
     base = raw.get("base", "tiny")
     if base not in PRESETS:
         raise _fail("base", f"unknown preset {base!r}; choose one of {', '.join(PRESETS)}")
@@ -260,25 +296,23 @@ def parse_spec(raw: Any, source: str = "spec") -> SweepSpec:
         if not isinstance(raw.get(key, {}), dict):
             raise _fail(key, "expected a mapping of dotted config keys, e.g. data.sigma")
     seeds = raw.get("seeds", [0])
-    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool)
-                                                           for s in seeds):
+    if not isinstance(seeds, list) or not seeds or any(integer(s) is None for s in seeds):
         raise _fail("seeds", f"expected a non-empty list of integers, got {seeds!r}")
-    for key in ("eval_every", "steps", "max_concurrent", "max_failures", "pack"):
-        value = raw.get(key)
-        minimum = 0 if key in ("max_concurrent", "max_failures") else 1
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < minimum):
-            raise _fail(key, f"expected an integer >= {minimum}, got {value!r}")
+    counts = {key: integer_field(raw, key, default, 0 if key == "max_failures" else 1)
+              for key, default in (("eval_every", None), ("steps", None), ("max_concurrent", None),
+                                   ("max_failures", 2), ("pack", 1))}
     storage = raw.get("storage", "results")
     if not isinstance(storage, str) or not storage:
         raise _fail("storage", f"expected a folder path, got {storage!r}")
 
     spec = SweepSpec(
-        name=name, base=base, set=dict(raw.get("set") or {}), axes=dict(raw.get("axes") or {}), seeds=seeds,
-        search=_section(raw.get("search"), Search, "search"),
-        scheduler=_section(raw.get("scheduler"), Scheduler, "scheduler"),
+        name=name, base=base, set=dict(raw.get("set") or {}), axes=dict(raw.get("axes") or {}),
+        seeds=[integer(s) for s in seeds],
+        search=_section(raw.get("search"), Search, "search", SEARCH_TYPES),
+        scheduler=_section(raw.get("scheduler"), Scheduler, "scheduler", SCHEDULER_TYPES),
         resources=_section(raw.get("resources"), Resources, "resources"),
-        max_concurrent=raw.get("max_concurrent", 0), max_failures=raw.get("max_failures", 2),
-        storage=storage, eval_every=raw.get("eval_every"), steps=raw.get("steps"), pack=raw.get("pack", 1),
+        max_concurrent=counts["max_concurrent"] or 0, max_failures=counts["max_failures"], storage=storage,
+        eval_every=counts["eval_every"], steps=counts["steps"], pack=counts["pack"],
     )
     _check_sections(spec)
     check_storage(storage)
@@ -288,14 +322,14 @@ def parse_spec(raw: Any, source: str = "spec") -> SweepSpec:
 
 def _check_sections(spec: SweepSpec) -> None:
     s, sc, r = spec.search, spec.scheduler, spec.resources
-    if s.type not in ("grid", "random", "optuna"):
+    if s.type not in SEARCH_TYPES:
         raise _fail("search.type", f"must be grid, random or optuna, got {s.type!r}")
     if s.num_samples < 1:
         raise _fail("search.num_samples", f"must be >= 1, got {s.num_samples}")
     for section, obj in (("search", s), ("scheduler", sc)):
         if obj.mode not in ("min", "max"):
             raise _fail(f"{section}.mode", f"must be min or max, got {obj.mode!r}")
-    if sc.type not in ("fifo", "asha"):
+    if sc.type not in SCHEDULER_TYPES:
         raise _fail("scheduler.type", f"must be fifo or asha, got {sc.type!r}")
     if sc.grace_period < 1 or sc.reduction_factor < 2:
         raise _fail("scheduler", "grace_period must be >= 1 and reduction_factor >= 2")
@@ -344,13 +378,5 @@ def _check_configs(spec: SweepSpec) -> None:
 
 
 def load_spec(path: str | os.PathLike) -> SweepSpec:
-    path = Path(path)
-    if not path.is_file():
-        raise _fail(str(path), "spec file not found; give the path of a sweep YAML (see sweeps/)")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise _fail(str(path), f"malformed YAML{where}; fix the syntax") from None
-    return parse_spec(raw, str(path))
+    """Read and validate a sweep spec file; every problem raises ``UsageError`` naming the field and the fix."""
+    return parse_spec(load_yaml(path, "sweep spec", "see sweeps/"), str(path))

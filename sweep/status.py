@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from model.definitions import CONVENIENCE_AXES, ERROR
 from model.geometry import derived_quantities
-from sweep.spec import CONVENIENCE_AXES, SweepSpec
+from sweep.spec import SweepSpec
 
 
 def print_plan(spec: SweepSpec, storage: str | None, max_concurrent: int | None) -> None:
@@ -47,6 +48,9 @@ def final_rows(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def print_status(table: pd.DataFrame, sweep_dir: Path) -> None:
+    """Print the status of a sweep from its results ``table`` (``store.collect``'s): trials by state,
+    final phases, how many reached phase C, the best acc with a table of final rows, each failed trial's error and
+    where results.parquet is."""
     if table.empty:
         print(f"{sweep_dir}: no trial has started yet")
         return
@@ -65,7 +69,7 @@ def print_status(table: pd.DataFrame, sweep_dir: Path) -> None:
         columns = [c for c in ("status", "density", "overlap", "data.sigma", "seed", "step", "phase", "acc",
                                "r2_x", "r2_y") if c in last]
         print(last[columns].rename(index=lambda s: s[:10]).to_string(float_format=lambda v: f"{v:.3g}"))
-    errors = last[last["status"] == "ERROR"]
+    errors = last[last["status"] == ERROR]
     for trial_id, row in errors.iterrows():
         print(f"ERROR {trial_id[:10]}: {row['error']}")
     print(f"results: {sweep_dir / 'results.parquet'}")

@@ -22,28 +22,33 @@ from typing import Any
 import pandas as pd
 
 from model.config import Config
+from model.definitions import FINISHED, PENDING
 from sweep.artifacts import write_json
 from sweep.provenance import git_commit, library_versions, machine
 
 TRIALS = "trials"
-FINISHED = ("COMPLETED", "STOPPED")
 
 
 def trial_folder(sweep_dir: Path, trial_id: str) -> Path:
+    """``<sweep_dir>/trials/<trial_id>``, the folder of one trial (not created)."""
     return Path(sweep_dir) / TRIALS / trial_id
 
 
 def read_status(folder: Path) -> dict[str, Any]:
+    """A trial folder's status.json as a dict; ``{"status": PENDING}`` when there is none yet."""
     path = folder / "status.json"
-    return json.loads(path.read_text()) if path.exists() else {"status": "PENDING"}
+    return json.loads(path.read_text()) if path.exists() else {"status": PENDING}
 
 
 def write_status(folder: Path, status: str, **extra: Any) -> None:
+    """Set ``status`` and the ``extra`` fields in a trial's status.json, keeping the other fields and
+    stamping ``updated``; creates the folder."""
     folder.mkdir(parents=True, exist_ok=True)
     write_json(folder / "status.json", {**read_status(folder), "status": status, **extra, "updated": time.time()})
 
 
 def finished_trial_ids(sweep_dir: Path) -> set[str]:
+    """Ids of the trials under ``sweep_dir/trials`` whose status is COMPLETED or STOPPED."""
     root = Path(sweep_dir) / TRIALS
     if not root.exists():
         return set()
@@ -103,6 +108,8 @@ def write_results(sweep_dir: Path, sweep: str) -> pd.DataFrame:
 
 def write_manifest(sweep_dir: Path, spec: dict[str, Any], spec_hash: str, axes: list[str], trials_total: int,
                    finished: bool) -> None:
+    """Write ``sweep_dir/manifest.json``: name, spec, spec hash, axes, trial count, whether finished,
+    versions, git commit and machine; ``created`` keeps its first value."""
     path = Path(sweep_dir) / "manifest.json"
     created = json.loads(path.read_text()).get("created") if path.exists() else None
     write_json(path, {
@@ -122,5 +129,6 @@ def write_manifest(sweep_dir: Path, spec: dict[str, Any], spec_hash: str, axes: 
 
 
 def read_manifest(sweep_dir: Path) -> dict[str, Any]:
+    """The manifest.json of a sweep folder as a dict (FileNotFoundError when there is none)."""
     return json.loads((Path(sweep_dir) / "manifest.json").read_text())
 

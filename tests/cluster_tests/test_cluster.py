@@ -1,7 +1,6 @@
 """cluster/ without a running cluster: argument handling, tokens, staging, fast failures, configs, process cleanup."""
 
 import argparse
-import functools
 import os
 import shutil
 import signal
@@ -18,25 +17,17 @@ import yaml
 from cluster import submit
 from cluster.auth import Token, find_token, redact
 from cluster.local import MARKER, LocalCluster, _port_free, find_processes, free_port
-from sweep.errors import UsageError
+from model.errors import UsageError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CLUSTER = ROOT / "cluster"
 MICRO = {"name": "cluster_micro", "base": "micro", "axes": {"data.sigma": [1.0, 1.5]}, "seeds": [0, 1],
          "resources": {"cpu": 1}}
 
 
-@functools.cache
-def _entry() -> tuple[str, ...]:
-    """`python -m sweep` where sweep/cli.py registers cluster.submit (the real CLI), else `python -m cluster.submit`."""
-    wired = subprocess.run([sys.executable, "-m", "sweep", "submit", "--help"], cwd=ROOT, capture_output=True,
-                           timeout=120).returncode == 0
-    return ("-m", "sweep") if wired else ("-m", "cluster.submit")
-
-
 def submit_cli(*args, env=None, timeout=60):
     """`phasescape submit|jobs ...` in a subprocess; returns CompletedProcess with text output."""
-    return subprocess.run([sys.executable, *_entry(), *args], cwd=ROOT, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "sweep", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, **(env or {})})
 
 

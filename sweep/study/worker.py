@@ -1,16 +1,17 @@
 """The worker side of a study: one Optuna worker trains the policies its sampler suggests, one trial at a time.
 
 A worker records who runs each trial (host/pid/start time) and beats a heartbeat user attribute while it
-trains, so the driver or any other worker can tell a dead worker's trial from a slow one (sweep/study.py).
+trains (liveness.py), so the driver or any other worker can tell a dead worker's trial from a slow one.
 Scores are whole-image: where a policy held regions out, their held-out scores count at their share of the
 area, so leaving data out is never rewarded by an easier exam. Imports torch; the driver imports this
 module only when it runs a worker itself.
 
 Example (one worker in this process, as ``phasescape study SPEC --no-ray`` runs it)::
 
-    from sweep.study import open_study, storage_url
-    from sweep.study_spec import load_spec
-    from sweep.study_worker import run_worker
+    from sweep.study.driver import open_study
+    from sweep.study.spec import load_spec
+    from sweep.study.storage import storage_url
+    from sweep.study.worker import run_worker
 
     spec = load_spec("studies/budget_tiny.yaml")
     url = storage_url(spec, "results")
@@ -23,9 +24,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,33 +33,13 @@ import torch
 from optuna.trial import FrozenTrial, TrialState
 
 from model.config import Config
-from model.metrics import phase_of
+from model.definitions import phase_of
 from model.train import Trainer
 from sweep.artifacts import TrialWriter
-from sweep.policy import held_out_share
-from sweep.study import fail_dead_trials, open_storage, wanted, worker_id
-from sweep.study_spec import StudySpec
-
-
-@contextlib.contextmanager
-def beating(trial: optuna.Trial, interval: float) -> Iterator[None]:
-    """Record who runs the trial and beat every ``interval`` seconds until the block ends."""
-    trial.set_user_attr("worker", worker_id())
-    trial.set_user_attr("heartbeat", time.time())
-    stop = threading.Event()
-
-    def beat() -> None:
-        while not stop.wait(interval):
-            with contextlib.suppress(Exception):  # a busy database: the next beat tries again
-                trial.set_user_attr("heartbeat", time.time())
-
-    thread = threading.Thread(target=beat, name=f"heartbeat-{trial.number}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
+from sweep.study.liveness import beating, fail_dead_trials, wanted
+from sweep.study.policy import held_out_share
+from sweep.study.spec import StudySpec
+from sweep.study.storage import open_storage
 
 
 class Scorer:

@@ -10,11 +10,13 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from sweep.errors import UsageError
-from sweep.study import fail_dead_trials, open_storage, open_study, storage_url, worker_id
-from sweep.study_spec import SAMPLERS, Heartbeat, load_spec, parse_spec
+from model.errors import UsageError
+from sweep.study.driver import open_study
+from sweep.study.liveness import fail_dead_trials, worker_id
+from sweep.study.spec import SAMPLERS, Heartbeat, load_spec, parse_spec
+from sweep.study.storage import open_storage, storage_url
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 BASE = {"name": "s", "base": "micro", "budget": 16, "policy": {"fill": [0.3, 1.0], "aspect": [-1, 1]}}
 
 
@@ -134,7 +136,7 @@ def test_trials_of_dead_workers_fail_with_a_reason_and_are_retried(tmp_path, kin
 
 def test_workers_started_together_on_a_new_database_all_open_it(tmp_path):
     url = f"sqlite:///{tmp_path}/new.db"
-    code = f"from sweep.study import open_storage; open_storage({url!r}); print('open')"
+    code = f"from sweep.study.storage import open_storage; open_storage({url!r}); print('open')"
     processes = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                   text=True, cwd=ROOT) for _ in range(2)]
     outputs = [p.communicate(timeout=120) for p in processes]

@@ -22,10 +22,10 @@ from test_cluster import MICRO, ROOT, submit_cli, write_spec
 
 from cluster.local import LocalCluster, find_processes, free_port
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     any(importlib.util.find_spec(m) is None for m in ("aiohttp", "requests", "aiohttp_cors")),
     reason="the Ray jobs API needs ray[default] (aiohttp, aiohttp_cors, requests): pip install 'ray[default]'",
-)
+)]
 
 
 def leftovers(root: Path, sessions: list[int]) -> list[str]:

@@ -1,6 +1,9 @@
 import json
 
+import pytest
 
+
+@pytest.mark.slow
 def test_train_writes_metrics_samples_and_checkpoint(cli, tmp_path):
     out = tmp_path / "trial"
     result = cli("train", "--preset", "micro", "--set", "data.sigma=1.2", "--out", str(out))

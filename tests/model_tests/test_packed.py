@@ -9,9 +9,9 @@ import yaml
 from conftest import phasescape
 
 from model.config import from_preset
+from model.errors import UsageError
 from model.packed import PackedTrainer, pack_key
 from model.train import train
-from sweep.errors import UsageError
 from sweep.spec import load_spec, parse_spec
 
 
@@ -106,6 +106,7 @@ def test_packing_keeps_the_spec_hash(tmp_path):
     assert parse_spec(spec).hash() == parse_spec({**spec, "pack": 2}).hash()
 
 
+@pytest.mark.slow
 def test_packed_sweep_records_each_member_as_its_own_trial(tmp_path):
     spec = {"name": "packed", "base": "micro", "seeds": [0, 1, 2], "pack": 2, "resources": {"cpu": 1},
             "storage": str(tmp_path / "results")}

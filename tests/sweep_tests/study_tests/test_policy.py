@@ -9,8 +9,8 @@ import pytest
 
 from model.config import from_preset
 from model.data import BumpDataset
-from sweep.errors import UsageError
-from sweep.policy import Policy, PolicyInfeasible, PolicySpace, Range, held_out_share
+from model.errors import UsageError
+from sweep.study.policy import Policy, PolicyInfeasible, PolicySpace, Range, held_out_share
 
 
 def dataset(policy: Policy, budget: int, preset: str = "tiny", **data) -> BumpDataset:

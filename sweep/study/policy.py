@@ -21,7 +21,7 @@ Example::
 
     from model.config import from_preset
     from model.geometry import training_points
-    from sweep.policy import Policy
+    from sweep.study.policy import Policy
 
     data = from_preset("tiny").data
     overrides = Policy(fill=0.5, aspect=1.0).data_overrides(budget=64, data=data)
@@ -40,10 +40,8 @@ import numpy as np
 import optuna
 
 from model.config import DataConfig
-from sweep.errors import UsageError
-
-# model.data (torch) is imported where it is used: spec validation and the study driver stay light, and the
-# phasescape command line imports this module for every command.
+from model.errors import UsageError
+from model.geometry import coordinate_range, eval_margin, in_holdout, training_points
 
 PARAMS = ("fill", "aspect", "keep", "sigma", "edge", "hole", "band")
 MAX_ASPECT = 6.0  # spacing ratio 64: beyond that one axis has two lattice lines
@@ -53,11 +51,9 @@ LINES_PER_PIXEL = 4  # densest lattice: 4 lines per pixel along an axis
 class PolicyInfeasible(ValueError):
     """No lattice realizes this policy within the budget; the message says which knob to move."""
 
-
 @dataclass(frozen=True)
 class Policy:
     """One way to collect the training set; the knobs are described at the top of this module."""
-
     fill: float = 1.0
     aspect: float = 0.0
     keep: float = 1.0
@@ -68,8 +64,6 @@ class Policy:
 
     def holdout(self, data: DataConfig) -> list[list[float]]:
         """Held-out rectangles [x0, x1, y0, y1] in pixels; they reach past the border so edges are covered."""
-        from model.geometry import coordinate_range
-
         r = coordinate_range(data)
         lo, hi, mid = -1.0, r + 1.0, r / 2
         rects = []
@@ -91,7 +85,6 @@ class Policy:
         axis's line count rounded both ways; the one with most centres (then the closest aspect) wins.
         Raises PolicyInfeasible when none fits.
         """
-        from model.geometry import coordinate_range
 
         r, periodic = coordinate_range(data), data.boundary == "periodic"
         target = max(1, math.floor(self.fill * budget))
@@ -142,8 +135,6 @@ def _round_both(lines: float, most: int) -> set[int]:
 
 def n_positions(data: DataConfig, overrides: dict[str, Any]) -> int:
     """Distinct training centres of ``data`` with ``data.*`` overrides, counted by model/geometry.py itself."""
-    from model.geometry import training_points
-
     cfg = dataclasses.replace(data, **{k.removeprefix("data."): v for k, v in overrides.items()})
     try:
         return len(training_points(cfg, 0))
@@ -154,7 +145,6 @@ def n_positions(data: DataConfig, overrides: dict[str, Any]) -> int:
 def held_out_share(data: DataConfig) -> float:
     """Share of the evaluation square inside the held-out rectangles: the weight of held-out scores in a
     whole-image score, so leaving regions out is never rewarded by an easier exam."""
-    from model.geometry import coordinate_range, eval_margin, in_holdout
 
     if not data.holdout:
         return 0.0
@@ -166,7 +156,6 @@ def held_out_share(data: DataConfig) -> float:
 @dataclass(frozen=True)
 class Range:
     """A searched knob: Optuna's suggest_float(low, high, log=log)."""
-
     low: float
     high: float
     log: bool = False
@@ -187,7 +176,7 @@ class PolicySpace:
     Example::
 
         import optuna
-        from sweep.policy import PolicySpace
+        from sweep.study.policy import PolicySpace
 
         space = PolicySpace.parse({"fill": [0.25, 1.0], "aspect": [-2, 2], "keep": 1.0}, image_size=16)
         study = optuna.create_study()
@@ -199,13 +188,17 @@ class PolicySpace:
 
     @property
     def searched(self) -> dict[str, Range]:
+        """The searched knobs: ``{name: Range}``."""
         return {k: v for k, v in self.knobs.items() if isinstance(v, Range)}
 
     @property
     def fixed(self) -> dict[str, float]:
+        """The fixed knobs: ``{name: value}``."""
         return {k: v for k, v in self.knobs.items() if not isinstance(v, Range)}
 
     def suggest(self, trial: optuna.Trial) -> Policy:
+        """The Policy of an Optuna trial: each searched knob drawn by ``trial.suggest_float`` in its
+        range, the fixed knobs as given."""
         params = {k: trial.suggest_float(k, r.low, r.high, log=r.log) for k, r in self.searched.items()}
         return self.policy(params)
 

@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from model.data import render_bumps
-from model.metrics import cross_validated_r2, detect_bumps, phase_of, probe_metrics, sample_metrics
+from model.definitions import phase_of
+from model.metrics import cross_validated_r2, detect_bumps, probe_metrics, sample_metrics
 
 
 def bumps(centres, n=16, sigma=1.0, periodic=False):

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from model.config import from_preset
-from model.metrics import PROBE_METRICS, SAMPLE_METRICS
+from model.definitions import PROBE_METRICS, SAMPLE_METRICS
 from model.train import Trainer, TrainingDiverged, train
 
 

@@ -13,9 +13,9 @@ sweep specs, and one self-contained HTML page.
 Example::
 
     import optuna
-    from sweep.study import open_storage, storage_url
-    from sweep.study_report import write_report
-    from sweep.study_spec import load_spec
+    from sweep.study.report import write_report
+    from sweep.study.spec import load_spec
+    from sweep.study.storage import open_storage, storage_url
 
     spec = load_spec("studies/budget_tiny.yaml")
     study = optuna.load_study(study_name=spec.name, storage=open_storage(storage_url(spec, "results")))
@@ -24,7 +24,6 @@ Example::
 
 from __future__ import annotations
 
-import base64
 import html
 import warnings
 from collections.abc import Callable
@@ -43,7 +42,8 @@ import yaml  # noqa: E402
 from optuna.trial import FrozenTrial, TrialState  # noqa: E402
 from optuna.visualization import matplotlib as ovm  # noqa: E402
 
-from sweep.study_spec import OBJECTIVES, StudySpec  # noqa: E402
+from analysis.page import figure, page  # noqa: E402
+from sweep.study.spec import OBJECTIVES, StudySpec  # noqa: E402
 
 DPI = 110
 RESULT_ATTRS = ("n_positions", "phase", "acc", "steps_to_c", "additivity", "orthogonality", "r2")
@@ -107,6 +107,8 @@ def best_trials(study: optuna.Study, spec: StudySpec, top: int) -> list[FrozenTr
 
 
 def policy_table(trials: list[FrozenTrial], spec: StudySpec) -> pd.DataFrame:
+    """One row per trial, ranked in the given order: objective values, policy knobs, lattice
+    spacings, number of held-out rectangles, the other recorded results and the artifacts folder."""
     rows = []
     for rank, trial in enumerate(trials, 1):
         data = trial.user_attrs.get("data", {})
@@ -122,6 +124,7 @@ def policy_table(trials: list[FrozenTrial], spec: StudySpec) -> pd.DataFrame:
 
 
 def markdown(table: pd.DataFrame) -> str:
+    """``table`` as a Markdown table: floats to 4 significant digits, None as an empty cell."""
     def cell(v: Any) -> str:
         return f"{v:.4g}" if isinstance(v, float) else "" if v is None else str(v)
 
@@ -169,25 +172,17 @@ def _html(study: optuna.Study, spec: StudySpec, pngs: list[Path], notes: list[st
     goals = "; ".join(f"{n} ({OBJECTIVES[n].direction}: {OBJECTIVES[n].doc})" for n in spec.objectives)
     failed = [f"<li>trial {t.number}: {html.escape(str(t.user_attrs.get('fail_reason', 'no reason recorded')))}</li>"
               for t in trials if t.state == TrialState.FAIL]
-    images = "".join(
-        f"<figure><img src='data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()}'>"
-        f"<figcaption>{html.escape(p.stem)}</figcaption></figure>" for p in pngs)
-    return f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>study {html.escape(spec.name)}</title>
-<style>body{{font-family:sans-serif;max-width:1200px;margin:2em auto}} figure{{display:inline-block;margin:.5em}}
-img{{max-width:560px}} table{{border-collapse:collapse;font-size:12px}} td,th{{border:1px solid #ccc;padding:2px 6px}}
-</style></head><body>
-<h1>Study {html.escape(spec.name)}</h1>
-<p>Budget {spec.budget} images per trial, base preset {html.escape(spec.base)}; {len(trials)} trials ({counts}).</p>
-<p>Objectives: {html.escape(goals)}.</p>
-<h2>Best policies</h2>
-{table.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}") if len(table) else "<p>none yet</p>"}
-<p>Sweep specs to confirm them over several seeds: {", ".join(html.escape(p.name) for p in specs) or "none"}
-(in specs/).</p>
-<h2>Figures (Optuna)</h2>
-{images}
-<ul>{"".join(f"<li>{html.escape(n)}</li>" for n in notes)}</ul>
-<h2>Failed trials</h2>
-<ul>{"".join(failed) or "<li>none</li>"}</ul>
-</body></html>
-"""
+    best = table.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}") if len(table) else "<p>none yet</p>"
+    return page(f"study {spec.name}", [
+        f"<h1>Study {html.escape(spec.name)}</h1>",
+        f"<p>Budget {spec.budget} images per trial, base preset {html.escape(spec.base)}; {len(trials)} trials "
+        f"({counts}).</p>",
+        f"<p>Objectives: {html.escape(goals)}.</p>",
+        "<h2>Best policies</h2>", f'<div class="scroll">{best}</div>',
+        f"<p>Sweep specs to confirm them over several seeds: {', '.join(html.escape(p.name) for p in specs) or 'none'}"
+        " (in specs/).</p>",
+        "<h2>Figures (Optuna)</h2>",
+        *[figure(p, p.stem, "small") for p in pngs],
+        f"<ul>{''.join(f'<li>{html.escape(n)}</li>' for n in notes)}</ul>",
+        "<h2>Failed trials</h2>", f"<ul>{''.join(failed) or '<li>none</li>'}</ul>",
+    ])

@@ -19,9 +19,12 @@ import yaml
 from optuna.trial import TrialState
 
 from sweep.procs import PROCESS_GROUP, SESSION, alive, stat_fields
-from sweep.study import open_storage, worker_alive
+from sweep.study.liveness import worker_alive
+from sweep.study.storage import open_storage
 
-ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow  # real studies: Ray workers, killed drivers, servers
+
+ROOT = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 MICRO = {
@@ -30,6 +33,7 @@ MICRO = {
     "sampler": {"name": "tpe", "seed": 0, "n_startup_trials": 3}, "pruner": {"name": "median", "n_startup_trials": 2},
     "n_trials": 8, "workers": 2, "heartbeat": {"interval": 1, "grace_period": 15, "max_retry": 3},
 }
+KILLED_SET = {"train.steps": 120, "eval.every": 30}  # the killed-and-resumed study's trials (see its fixture)
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "RAY_AUTH_MODE": "disabled", "PYTHONPATH": str(ROOT)}
 
 
@@ -73,7 +77,9 @@ def load(url: str, name: str) -> optuna.Study:
 def killed_and_resumed(tmp_path_factory):
     """A study of 8 micro trials, 2 Ray workers: its driver is SIGKILLed while trials run, then resumed."""
     tmp = tmp_path_factory.mktemp("study")
-    spec = write_spec(tmp)
+    # Trials of a few seconds: Ray notices a dead driver only after a moment, and a worker that finishes its trial
+    # meanwhile would leave nothing RUNNING to resume (seen with 20-step trials on a loaded machine).
+    spec = write_spec(tmp, set=KILLED_SET)
     results = tmp / "results"
     db = results / "studies" / MICRO["name"] / "study.db"
     url = f"sqlite:///{db}"
@@ -202,7 +208,7 @@ def test_report_has_optuna_figures_best_policies_and_sweep_specs(killed_and_resu
     for path in specs:
         sweep = yaml.safe_load(path.read_text())
         assert set(sweep) == {"name", "base", "set", "seeds", "steps", "eval_every"}
-        assert sweep["base"] == "micro" and sweep["steps"] == 20 and len(sweep["seeds"]) == 3
+        assert sweep["base"] == "micro" and sweep["steps"] == KILLED_SET["train.steps"] and len(sweep["seeds"]) == 3
         assert load_sweep_spec(path).name == sweep["name"]  # the sweep service accepts it as written
 
 
@@ -241,9 +247,10 @@ def test_bad_input_prints_one_line_and_exits_2(tmp_path, changes, message):
 
 
 def test_a_trial_below_the_median_is_pruned_at_its_report(tmp_path):
-    from sweep.study import open_study, storage_url
-    from sweep.study_spec import parse_spec
-    from sweep.study_worker import run_worker
+    from sweep.study.driver import open_study
+    from sweep.study.spec import parse_spec
+    from sweep.study.storage import storage_url
+    from sweep.study.worker import run_worker
 
     spec = parse_spec({**MICRO, "pruner": {"name": "median", "n_startup_trials": 1}, "n_trials": 2})
     url = storage_url(spec, tmp_path)
@@ -263,9 +270,11 @@ def test_a_trial_below_the_median_is_pruned_at_its_report(tmp_path):
 def test_a_worker_whose_trial_was_failed_as_stale_elsewhere_goes_on(tmp_path):
     import threading
 
-    from sweep.study import fail_dead_trials, open_study, storage_url
-    from sweep.study_spec import Heartbeat, parse_spec
-    from sweep.study_worker import run_worker
+    from sweep.study.driver import open_study
+    from sweep.study.liveness import fail_dead_trials
+    from sweep.study.spec import Heartbeat, parse_spec
+    from sweep.study.storage import storage_url
+    from sweep.study.worker import run_worker
 
     spec = parse_spec({**MICRO, "pruner": "none", "n_trials": 2, "baselines": []})
     url = storage_url(spec, tmp_path)
@@ -288,7 +297,7 @@ def test_a_worker_whose_trial_was_failed_as_stale_elsewhere_goes_on(tmp_path):
 
 POP_WAITING = """import json, sys
 import optuna
-from sweep.study import open_storage
+from sweep.study.storage import open_storage
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 study = optuna.load_study(study_name="race", storage=open_storage(sys.argv[1]))
 claimed = []

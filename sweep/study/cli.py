@@ -1,7 +1,7 @@
-"""``phasescape study`` and ``study-report``: the command line of sweep/study.py.
+"""``phasescape study`` and ``study-report``: the command line of the study package.
 
-Kept apart so that other commands (``train``, ``run``) start without importing Optuna and SQLAlchemy
-(0.8 s, before Ray even starts).
+Kept apart from the rest of the package so that other commands (``train``, ``run``) start without importing
+Optuna and SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -10,14 +10,16 @@ import argparse
 import dataclasses
 import time
 
-from sweep.errors import UsageError
+from model.errors import UsageError
 
 
 def cmd_study(args: argparse.Namespace) -> int:
+    """``phasescape study``: run (or resume) a study; returns 0, bad input raises UsageError (exit status 2)."""
     import optuna
 
-    from sweep.study import run_study, storage_url, study_folder, summary
-    from sweep.study_spec import load_spec
+    from sweep.study.driver import run_study, summary
+    from sweep.study.spec import load_spec
+    from sweep.study.storage import storage_url, study_folder
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the driver prints its own line per trial
     spec = load_spec(args.spec)
@@ -32,18 +34,19 @@ def cmd_study(args: argparse.Namespace) -> int:
     for line in summary(study, spec, url, time.perf_counter() - started):
         print(line)
     if not args.no_report:
-        from sweep.study_report import write_report
+        from sweep.study.report import write_report
 
         print(f"report: {write_report(study, spec, study_folder(args.results, spec.name) / 'report')}")
     return 0
 
 
 def cmd_study_report(args: argparse.Namespace) -> int:
+    """``phasescape study-report``: report a stored study; returns 0, bad input raises UsageError (exit status 2)."""
     import optuna
 
-    from sweep.study import open_storage, storage_url, study_folder
-    from sweep.study_report import write_report
-    from sweep.study_spec import load_spec
+    from sweep.study.report import write_report
+    from sweep.study.spec import load_spec
+    from sweep.study.storage import open_storage, storage_url, study_folder
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     spec = load_spec(args.spec)

@@ -6,7 +6,7 @@ Example ``studies/budget_tiny.yaml``::
     base: tiny                        # preset from model/config.py
     set: {train.steps: 600, eval.every: 150}
     budget: 64                        # B: at most this many distinct training images per trial
-    policy:                           # knob -> fixed number, [low, high] or {low, high, log} (sweep/policy.py)
+    policy:                           # knob -> fixed number, [low, high] or {low, high, log} (policy.py)
       fill: [0.25, 1.0]
       aspect: [-2.0, 2.0]
       sigma: [0.7, 2.0]
@@ -18,30 +18,29 @@ Example ``studies/budget_tiny.yaml``::
     workers: 2
 
 ``load_spec(path)`` returns a :class:`StudySpec`; every problem raises ``UsageError`` naming the field.
-Sampler and pruner arguments are pinned here, not left to Optuna's defaults, which change between versions
-(Optuna 5's TPESampler became multivariate with constant liar).
+Sampler and pruner arguments are pinned here, not left to Optuna's defaults, which change between versions.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import optuna
-import yaml
 
 from model.config import PRESETS, Config, ConfigError, from_preset
-from sweep.errors import UsageError
-from sweep.policy import LINES_PER_PIXEL, PolicySpace
-
-SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+from model.errors import UsageError
+from sweep.spec import TPE_ARGS, check_name
+from sweep.specfile import integer_field, load_yaml
+from sweep.study.policy import LINES_PER_PIXEL, PolicySpace
 
 
 @dataclass(frozen=True)
 class Objective:
+    """A quantity a study can optimize: its Optuna direction (maximize or minimize) and what it measures."""
+
     direction: str  # maximize | minimize
     doc: str
 
@@ -59,8 +58,7 @@ OBJECTIVES = {
 
 # Every argument Optuna would otherwise default, pinned; a spec may override any of them.
 SAMPLERS: dict[str, tuple[type, dict[str, Any]]] = {
-    "tpe": (optuna.samplers.TPESampler, {"n_startup_trials": 10, "n_ei_candidates": 24, "multivariate": True,
-                                         "group": False, "constant_liar": True}),
+    "tpe": (optuna.samplers.TPESampler, TPE_ARGS),
     "gp": (optuna.samplers.GPSampler, {"n_startup_trials": 10, "deterministic_objective": False}),
     "nsga2": (optuna.samplers.NSGAIISampler, {"population_size": 50, "mutation_prob": None,
                                               "crossover_prob": 0.9, "swapping_prob": 0.5}),
@@ -88,6 +86,9 @@ class Heartbeat:
 
 @dataclass(frozen=True)
 class StudySpec:
+    """A validated study spec (``load_spec``): budget, policy space, objectives, base config, sampler,
+    pruner, baselines, trial and worker counts, storage and heartbeat."""
+
     name: str
     budget: int
     policy: PolicySpace
@@ -106,6 +107,7 @@ class StudySpec:
 
     @property
     def directions(self) -> list[str]:
+        """Optuna's direction of each objective, in order, e.g. ``["maximize"]``."""
         return [OBJECTIVES[name].direction for name in self.objectives]
 
     def config(self, overrides: dict[str, Any] | None = None) -> Config:
@@ -124,17 +126,13 @@ class StudySpec:
         return cls(seed=(self.sampler.get("seed", 0) + 7919 * salt) % 2**32, **args)
 
     def make_pruner(self) -> optuna.pruners.BasePruner:
+        """The spec's Optuna pruner: the pinned defaults with the spec's arguments on top."""
         cls, defaults = PRUNERS[self.pruner["name"]]
         return cls(**{**defaults, **{k: v for k, v in self.pruner.items() if k != "name"}})
 
 
 def _integer(raw: dict[str, Any], key: str, default: int | None, minimum: int, prefix: str = "") -> int:
-    value = raw.get(key, default)
-    if value is None:
-        raise UsageError(f"{prefix}{key}: required; give an integer >= {minimum}")
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise UsageError(f"{prefix}{key}: expected an integer >= {minimum}, got {value!r}")
-    return value
+    return integer_field(raw, key, default, minimum, prefix, required=True)
 
 
 def _typed_like(value: Any, default: Any) -> bool:
@@ -173,9 +171,7 @@ def parse_spec(raw: Any, source: str = "spec") -> StudySpec:
     for key in raw:
         if key not in TOP_LEVEL:
             raise UsageError(f"{key}: unknown key; valid keys: {', '.join(TOP_LEVEL)}")
-    name = raw.get("name")
-    if not isinstance(name, str) or not SAFE_NAME.match(name) or ".." in name:
-        raise UsageError(f"name: {name!r} must be letters, digits, '_', '-' or '.' (no '/' or '..'), e.g. budget_64")
+    name = check_name(raw.get("name"), "budget_64")
     base = raw.get("base", "tiny")
     if base not in PRESETS:
         raise UsageError(f"base: unknown preset {base!r}; choose one of {', '.join(PRESETS)}")
@@ -248,13 +244,5 @@ def parse_spec(raw: Any, source: str = "spec") -> StudySpec:
 
 
 def load_spec(path: str | Path) -> StudySpec:
-    path = Path(path)
-    if not path.is_file():
-        raise UsageError(f"{path}: study spec not found; give the path of a study YAML (see studies/)")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise UsageError(f"{path}: malformed YAML{where}; fix the syntax") from None
-    return parse_spec(raw, str(path))
+    """Read and validate a study spec file; every problem raises ``UsageError`` naming the field and the fix."""
+    return parse_spec(load_yaml(path, "study spec", "see studies/"), str(path))

@@ -32,9 +32,15 @@ def test_unknown_preset():
         from_preset("huge")
 
 
-def test_strings_from_the_command_line_are_typed():
-    config = from_preset("micro", {"data.sigma": "1.5", "model.channel_mults": "[1, 2]", "train.steps": "7"})
+def test_values_are_typed_not_guessed():
+    """The spec loader (sweep/specfile.py) types command-line and YAML values; the config refuses a string for a
+    number instead of parsing it a second way, and takes an integral float for an integer."""
+    config = from_preset("micro", {"data.sigma": 1.5, "model.channel_mults": [1, 2], "train.steps": 7.0})
     assert config.data.sigma == 1.5 and config.model.channel_mults == [1, 2] and config.train.steps == 7
+    with pytest.raises(ConfigError, match="data.sigma: expected a number, got '1.5'"):
+        from_preset("micro", {"data.sigma": "1.5"})
+    with pytest.raises(ConfigError, match="train.steps: expected an integer"):
+        from_preset("micro", {"train.steps": 7.5})
 
 
 def test_hash_identifies_config_and_seed():

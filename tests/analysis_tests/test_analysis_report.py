@@ -1,6 +1,5 @@
 """The full report from a realistic sweep folder: real micro trials written in the results contract."""
 
-import argparse
 import base64
 import contextlib
 import io
@@ -13,9 +12,9 @@ import pytest
 from test_analysis_landscape import X, Y, failed, table, trial
 
 from analysis import ReportError
-from analysis.cli import register
 from analysis.report import write_report
 from analysis.results import load_results
+from sweep.cli import main
 
 FIGURES = ("phase_map.png", "acc_map.png", "steps_to_C_map.png", "phase_strips.png", "learning_curves.png")
 
@@ -74,10 +73,8 @@ def sweep(tmp_path_factory):
 
 
 def _cli(argv):
-    parser = argparse.ArgumentParser(prog="phasescape")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
+    """The real ``phasescape`` entry in this process (it maps a ReportError to one line and exit status 2)."""
+    return main(argv)
 
 
 @pytest.fixture(scope="module")

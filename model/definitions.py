@@ -1,0 +1,46 @@
+"""The names and cut-offs that model, sweep and analysis share: phases, trial statuses, metric names, the columns
+of a results table and the thresholds of the landscape. Each is defined once here; docs/definitions.md says what
+each one means.
+"""
+
+from __future__ import annotations
+
+# --- phases of a checkpoint ----------------------------------------------------------------------------------
+
+PHASES = ("A", "B", "C")  # A: no single bump; B: one bump, wrong place; C: one bump at the right place
+PHASE_SINGLE = 0.5  # default of eval.phase_single: phases B and C need frac_single >= this
+PHASE_ACC = 0.5  # default of eval.phase_acc: phase C needs acc >= this
+
+
+def phase_of(frac_single: float, acc: float, single_threshold: float = PHASE_SINGLE,
+             acc_threshold: float = PHASE_ACC) -> str:
+    """The phase of one evaluation from its share of single-bump samples and its accuracy: "A", "B" or "C"."""
+    if frac_single < single_threshold:
+        return "A"
+    return "C" if acc >= acc_threshold else "B"
+
+
+# --- trial statuses (status.json of a trial folder, the status column of a results table) --------------------
+
+PENDING, RUNNING, COMPLETED, STOPPED, ERROR = "PENDING", "RUNNING", "COMPLETED", "STOPPED", "ERROR"
+FINISHED = (COMPLETED, STOPPED)  # STOPPED: ended early by the scheduler; its last evaluation is final
+UNFINISHED = (RUNNING, PENDING)
+STATUSES = (*FINISHED, *UNFINISHED, ERROR)
+
+# --- metrics of one evaluation -------------------------------------------------------------------------------
+
+SAMPLE_METRICS = ("frac_none", "frac_multi", "frac_single", "acc", "acc_x", "acc_y", "err_median")
+PROBE_METRICS = ("r2_x", "r2_y", "eff_dim", "additivity", "orthogonality")
+
+# --- the results table ---------------------------------------------------------------------------------------
+
+CONFIG_SECTIONS = ("data.", "model.", "diffusion.", "train.", "eval.")  # prefixes of the flattened config keys
+CONVENIENCE_AXES = ("density", "overlap")  # sweep axes that set data keys (docs/definitions.md)
+DERIVED = ("n_positions", "density", "overlap")  # data quantities derived from a config, stored with each trial
+IDENTITY_COLUMNS = ("trial_id", "status")
+REQUIRED_METRICS = ("step", "time_s", "frac_single", "acc", "acc_x", "acc_y")  # present once a trial evaluated
+
+# --- the landscape -------------------------------------------------------------------------------------------
+
+ONSET = 0.5  # onset_x (onset_y): first evaluated step with acc_x (acc_y) >= this
+COUPLED_MAX = 2.0  # coupling (sparse onset / dense onset) up to this counts as coupled learning

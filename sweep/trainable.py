@@ -1,0 +1,83 @@
+"""The trainable: what runs inside a Ray worker for one Tune trial. A plain function, ``run_trial``, trains one
+trial with ``model.train`` and reports every evaluation to Ray Tune with a checkpoint, so a retried or resumed
+trial continues from its last evaluation; ``sweep/packed_trial.py`` does the same for a packed group.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from model.config import Config
+from model.definitions import COMPLETED, ERROR, RUNNING
+from sweep.packed_trial import run_group
+from sweep.spec import SweepSpec, spec_from_dict
+from sweep.store import read_status, trial_folder, write_status
+
+
+def trial_configs(params: dict[str, Any]) -> list[Config]:
+    """The trials a Tune trial trains: one, or the members of a packed group (sweep/packed_trial.py)."""
+    if "configs" in params:
+        return [Config.from_dict(d) for d in params["configs"]]
+    if "config" in params:
+        return [Config.from_dict(params["config"])]
+    spec = spec_from_dict(params["spec"])  # optuna: the point was sampled by the searcher
+    return [spec.config_for(params["point"], params["seed"])]
+
+
+def trial_config(params: dict[str, Any]) -> Config:
+    """The (first) trial of a Tune trial, which labels it."""
+    return trial_configs(params)[0]
+
+
+def trainable_for(spec: SweepSpec) -> Any:
+    """The trainable with the spec's resources: one trial per Tune trial, or packed groups of ``spec.pack``."""
+    from ray import tune
+
+    resources = {"cpu": spec.resources.cpu, "gpu": spec.resources.gpu, **spec.resources.custom}
+    return tune.with_resources(run_group if spec.pack > 1 else run_trial, resources)
+
+
+def run_trial(params: dict[str, Any]) -> None:
+    """Train one trial, reporting every evaluation to Ray Tune with a checkpoint."""
+    import ray
+    from ray import tune
+
+    from model.train import Trainer, TrainingDiverged
+    from sweep.artifacts import TrialWriter
+
+    config = trial_config(params)
+    folder = trial_folder(Path(params["sweep_dir"]), config.hash())
+    trainer = Trainer(config)
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as d:
+            trainer.load_checkpoint(Path(d) / "checkpoint.pt")
+    derived = trainer.data.derived()
+    writer = TrialWriter(folder, plot=False, checkpoint=False)
+    writer.start(trainer)
+    write_status(
+        folder, RUNNING, error="", pid=os.getpid(), hostname=socket.gethostname(),
+        node_id=ray.get_runtime_context().get_node_id(), attempts=read_status(folder).get("attempts", 0) + 1,
+        restored_from_step=trainer.step,
+    )
+
+    def on_eval(step: int, metrics: dict[str, Any], t: Trainer) -> None:
+        writer(step, metrics, t)
+        with tempfile.TemporaryDirectory() as d:
+            t.save_checkpoint(Path(d) / "checkpoint.pt")
+            tune.report({**metrics, **derived, "trial_id": config.hash()},
+                        checkpoint=tune.Checkpoint.from_directory(d))
+
+    try:
+        trainer.run(on_eval)
+    except TrainingDiverged as error:  # deterministic: retrying would diverge again, so fail without retry
+        write_status(folder, ERROR, error=str(error))
+        return
+    except Exception as error:
+        write_status(folder, ERROR, error=f"{type(error).__name__}: {error}")
+        raise
+    write_status(folder, COMPLETED)
