@@ -1,9 +1,9 @@
 """The one place that starts or joins Ray, for sweeps and studies alike.
 
 ``connect(address)`` joins an existing cluster (``address`` or ``RAY_ADDRESS``) or starts an embedded local Ray
-sized to this machine: dashboard off, every socket on 127.0.0.1, token authentication on (Ray's default for
-local clusters, set here explicitly so Ray does not warn about it on every run). docs/security.md says what
-listens where.
+sized to this machine: dashboard off, every socket on 127.0.0.1, token authentication as Ray sets it up for local
+clusters (on unless ``RAY_AUTH_MODE=disabled``), without Ray's notice about it on every run. docs/security.md says
+what listens where.
 """
 
 from __future__ import annotations
@@ -22,6 +22,13 @@ QUIET_TUNE = {
     "RAY_AIR_NEW_OUTPUT": "0",
     "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0",
 }
+
+
+class _WithoutTokenNotice(logging.Filter):
+    """Drops Ray's notice that token authentication is on, which it prints for every new local cluster."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Token authentication is enabled for this Ray cluster")
 
 
 def keep_loopback() -> None:
@@ -66,7 +73,9 @@ def connect(address: str | None, num_cpus: int | None = None, prestart_workers: 
         return address
     if not prestart_workers:
         os.environ.setdefault("RAY_prestart_worker_first_driver", "0")
-    os.environ.setdefault("RAY_AUTH_MODE", "token")
+    # Ray makes a token for a new local cluster when RAY_AUTH_MODE is unset; only the notice is left out here (a
+    # cluster joined by address keeps every warning of Ray's).
+    logging.getLogger("ray._private.authentication.authentication_token_setup").addFilter(_WithoutTokenNotice())
     keep_loopback()
     ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), include_dashboard=False,
              logging_level=logging.WARNING, log_to_driver=False, _node_ip_address=LOOPBACK)
