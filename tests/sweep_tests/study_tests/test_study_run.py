@@ -292,7 +292,9 @@ def test_a_worker_whose_trial_was_failed_as_stale_elsewhere_goes_on(tmp_path):
     states = [t.state for t in study.trials]
     assert ran == 3 and states == [TrialState.FAIL, TrialState.COMPLETE, TrialState.COMPLETE]
     assert "no heartbeat" in study.trials[0].user_attrs["fail_reason"]
-    assert study.trials[1].system_attrs["retry_history"] == [0]
+    # The retry is enqueued by the other thread right after it fails trial 0; the worker may ask its next new
+    # trial before or after that, so the retry is trial 1 or 2, and exactly one of them.
+    assert [t.system_attrs.get("retry_history") for t in study.trials[1:]].count([0]) == 1
 
 
 POP_WAITING = """import json, sys
