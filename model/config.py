@@ -75,6 +75,7 @@ class EvalConfig:
 
     every: int = 250  # evaluate every this many steps (and at the last step)
     n_samples: int = 128  # in-distribution evaluation conditions (held-out ones get the same number)
+    n_lattice: int = 64  # conditions on the training lattice (lattice data only; 0 = none)
     sampler: str = "ddim"  # ddim | ddpm
     ddim_steps: int = 25  # same acc and phase as 50 or 100 steps at 40% of the cost of 50 (bench/eval.py)
     tol: float = 1.0  # pixels: a bump within tol of the target counts as correct
@@ -136,6 +137,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "train.warmup_steps": 5,
         "eval.every": 15,
         "eval.n_samples": 16,
+        "eval.n_lattice": 8,
         "eval.ddim_steps": 5,
         "eval.probe_grid": 5,
     },
@@ -280,6 +282,7 @@ def validate(config: Config) -> None:
     _check(t.threads >= 0, "train.threads", f"must be >= 0, got {t.threads}")
     _check(e.every >= 1, "eval.every", f"must be >= 1, got {e.every}")
     _check(e.n_samples >= 1, "eval.n_samples", f"must be >= 1, got {e.n_samples}")
+    _check(e.n_lattice >= 0, "eval.n_lattice", f"must be >= 0, got {e.n_lattice}")
     _check(e.sampler in ("ddim", "ddpm"), "eval.sampler", f"must be ddim or ddpm, got {e.sampler!r}")
     _check(1 <= e.ddim_steps <= df.timesteps, "eval.ddim_steps",
            f"must be in 1..diffusion.timesteps ({df.timesteps}), got {e.ddim_steps}")

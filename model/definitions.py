@@ -44,3 +44,4 @@ REQUIRED_METRICS = ("step", "time_s", "frac_single", "acc", "acc_x", "acc_y")  #
 
 ONSET = 0.5  # onset_x (onset_y): first evaluated step with acc_x (acc_y) >= this
 COUPLED_MAX = 2.0  # coupling (sparse onset / dense onset) up to this counts as coupled learning
+CEILING_MIN = 0.95  # a trial whose ceiling (acc of perfect samples, model/ceiling.py) is below this is unmeasurable

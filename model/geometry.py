@@ -93,6 +93,32 @@ def eval_conditions(cfg: DataConfig, n: int, seed: int) -> tuple[np.ndarray, np.
     return outside.astype(np.float32), inside.astype(np.float32)
 
 
+def lattice_conditions(cfg: DataConfig, n: int, seed: int, data_seed: int) -> np.ndarray:
+    """``n`` evaluation points (n, 2) drawn from the training centres of the data set of ``data_seed`` (its
+    ``keep`` draw): every lattice axis on its lattice, a continuous axis uniform in the evaluation range, never in a
+    held-out rectangle. Empty when both axes are continuous (nothing to tell apart from ``eval_conditions``).
+
+    With at least ``n`` training centres they are distinct; with fewer, every centre is used and the rest drawn
+    again, so a small lattice is still scored on ``n`` samples.
+    """
+    rng = np.random.default_rng(seed)
+    points = training_points(cfg, data_seed)
+    if points is not None:
+        if len(points) >= n:
+            return points[np.sort(rng.choice(len(points), size=n, replace=False))].astype(np.float32)
+        extra = rng.choice(len(points), size=n - len(points), replace=True)
+        return np.concatenate([points, points[extra]]).astype(np.float32)
+    lattices = [axis_lattice(cfg.spacing_x, cfg), axis_lattice(cfg.spacing_y, cfg)]
+    if n == 0 or all(lattice is None for lattice in lattices):
+        return np.zeros((0, 2), np.float32)
+    lo, hi = eval_margin(cfg), coordinate_range(cfg) - eval_margin(cfg)
+    pool = rng.uniform(lo, hi, size=(max(64 * n, 4096), 2))
+    for axis, lattice in enumerate(lattices):
+        if lattice is not None:
+            pool[:, axis] = rng.choice(lattice, size=len(pool))
+    return pool[~in_holdout(pool, cfg.holdout)][:n].astype(np.float32)
+
+
 def probe_grid(cfg: DataConfig, g: int) -> np.ndarray:
     """A full G x G grid of conditions (G*G, 2), x varying fastest: row i*G + j is (x_j, y_i)."""
     if cfg.boundary == "periodic":

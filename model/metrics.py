@@ -33,52 +33,112 @@ def _merge_wrapped_labels(labels: np.ndarray, n: int) -> np.ndarray:
     return merged + 1  # background 0, bumps >= 1
 
 
-def _centroid(profile: np.ndarray, periodic: bool) -> np.ndarray:
-    """Intensity-weighted mean position of each row of ``profile`` (B, N); periodic profiles are measured
-    from their brightest pixel, so a bump that wraps around the border stays whole."""
-    size = profile.shape[1]
-    coords = np.arange(size)[None, :]
-    shift = profile.argmax(axis=1)[:, None] - size // 2 if periodic else np.zeros((len(profile), 1), int)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        centre = (profile * np.mod(coords - shift, size)).sum(axis=1) / profile.sum(axis=1)
-    return np.mod(centre + shift[:, 0], size) if periodic else centre
+def min_peak(sigma: float) -> float:
+    """The dimmest brightest pixel a unit-peak bump of width ``sigma`` can have: its centre half-way between
+    four pixel centres (0.5 px off on both axes) leaves the nearest pixels at exp(-1 / (4 sigma^2))."""
+    return float(np.exp(-0.25 / sigma**2))
 
 
-def detect_bumps(
-    images: np.ndarray, threshold: float = 0.5, periodic: bool = False
-) -> tuple[np.ndarray, np.ndarray]:
-    """Count bumps and locate single ones in images (B, N, N) scaled so a bump's peak is 1.
+def bump_floor(threshold: float, sigma: float | None) -> float:
+    """Peak brightness below which an image holds no bump: ``threshold`` (half the unit peak), lowered to
+    ``min_peak(sigma)`` only for bumps so narrow that a true one can fall below it (sigma < 0.6 px)."""
+    return threshold if sigma is None else min(threshold, min_peak(sigma))
 
-    A bump is a connected component of pixels >= threshold (half the peak); the centre of a single bump is
-    its intensity-weighted centroid, returned as (x, y) = (column, row). Returns (counts (B,), centres (B, 2))
-    with NaN centres where an image does not hold exactly one bump.
+
+def _peak_offset(profile: np.ndarray, m: int) -> float:
+    """Sub-pixel offset of a peak from its brightest index ``m``: the vertex of a parabola fitted to the log of
+    the profile around the peak (exact for a sampled Gaussian, clipped or not), within +-1 px of ``m``.
+
+    The fit uses the contiguous run of values >= half the peak, plus one neighbour each side, weighted by the
+    squared values so the faint tails (where noise dominates the log) count little.
     """
-    b, n_rows, n_cols = images.shape
-    mask = images >= threshold
+    size = len(profile)
+    top = profile[m]
+    lo, hi = m, m
+    while lo > 0 and profile[lo - 1] >= 0.5 * top:
+        lo -= 1
+    while hi < size - 1 and profile[hi + 1] >= 0.5 * top:
+        hi += 1
+    lo, hi = max(lo - 1, 0), min(hi + 1, size - 1)
+    idx = np.arange(lo, hi + 1)
+    values = np.maximum(profile[idx], 1e-12 * top)
+    if len(idx) < 3:
+        return float(np.sum(values * (idx - m)) / np.sum(values))  # at a border with 2 pixels: centroid
+    u = idx - m
+    w = values**2
+    design = np.stack([np.ones_like(u), u, u * u], axis=1).astype(np.float64)
+    coef, *_ = np.linalg.lstsq(design * w[:, None] ** 0.5, np.log(values) * w**0.5, rcond=None)
+    if coef[2] >= 0:  # not a peak: fall back to the centroid of the run
+        return float(np.clip(np.sum(values * u) / np.sum(values), -1, 1))
+    return float(np.clip(-coef[1] / (2 * coef[2]), -1.0, 1.0))
+
+
+def _centre(image: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> tuple[float, float]:
+    """(x, y) of the one bump of ``image`` (N, N) whose pixels span ``rows`` and ``cols`` (boolean masks): a
+    log-parabola peak fit on the image's column profile over those rows, and its row profile over those
+    columns. A Gaussian bump is separable, so both profiles are 1D Gaussians even where the border cuts it."""
+    x_profile = image[rows].sum(axis=0)
+    y_profile = image[:, cols].sum(axis=1)
+    mx, my = int(np.argmax(x_profile)), int(np.argmax(y_profile))
+    return mx + _peak_offset(x_profile, mx), my + _peak_offset(y_profile, my)
+
+
+def _count(images: np.ndarray, level: np.ndarray, periodic: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(components per image, labels): connected components of the pixels >= each image's ``level``."""
+    b = len(images)
+    mask = images >= level[:, None, None]
     labels, n = ndimage.label(mask, structure=_STRUCTURE)
     if periodic and n > 0:
         labels = _merge_wrapped_labels(labels, n)
     image_of_pixel = np.broadcast_to(np.arange(b)[:, None, None], labels.shape)
     keys = np.unique(image_of_pixel[labels > 0].astype(np.int64) * (labels.max() + 1) + labels[labels > 0])
-    counts = np.bincount(keys // (labels.max() + 1), minlength=b)
+    return np.bincount(keys // (labels.max() + 1), minlength=b), labels
 
-    weights = np.where(mask, images, 0.0)
-    cx = _centroid(weights.sum(axis=1), periodic)
-    cy = _centroid(weights.sum(axis=2), periodic)
-    centres = np.stack([cx, cy], axis=1)
-    centres[counts != 1] = np.nan
+
+def detect_bumps(
+    images: np.ndarray, threshold: float = 0.5, periodic: bool = False, sigma: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Count bumps and locate single ones in images (B, N, N) scaled so a true bump's peak is 1.
+
+    An image whose brightest pixel is below ``bump_floor(threshold, sigma)`` holds no bump. Otherwise a bump is
+    a connected component (8-connectivity; across opposite borders when ``periodic``) of the pixels >=
+    ``threshold`` times the image's own peak, so a narrow bump whose centre falls between pixel centres (peak
+    below 1) is still seen; the count is the larger of that and the count at the absolute level ``threshold``,
+    so two bumps joined by a ridge under the relative level still count as two. The centre of a single bump is
+    a sub-pixel Gaussian peak fit of its row and column profiles (``_centre``), unbiased where the border clips
+    the bump. Returns (counts (B,), centres (B, 2) as (x, y) = (column, row)), NaN centres where an image does
+    not hold exactly one bump.
+    """
+    peak = images.max(axis=(1, 2))
+    bright = peak >= bump_floor(threshold, sigma)
+    counts, labels = _count(images, np.where(bright, threshold * peak, np.inf), periodic)
+    absolute, _ = _count(images, np.full(len(images), float(threshold)), periodic)
+    counts = np.maximum(counts, absolute)
+    centres = np.full((len(images), 2), np.nan)
+    size = np.array([images.shape[2], images.shape[1]])
+    for i in np.flatnonzero(counts == 1):
+        image, pixels = images[i], labels[i] > 0
+        shift = np.zeros(2, dtype=int)
+        if periodic:  # move the brightest pixel to the middle so a bump across the border is whole
+            row, col = np.unravel_index(np.argmax(image), image.shape)
+            shift = size // 2 - np.array([col, row])
+            image = np.roll(image, (shift[1], shift[0]), axis=(0, 1))
+            pixels = np.roll(pixels, (shift[1], shift[0]), axis=(0, 1))
+        centre = np.array(_centre(image, pixels.any(axis=1), pixels.any(axis=0))) - shift
+        centres[i] = np.mod(centre, size) if periodic else centre
     return counts, centres
 
 
 def sample_metrics(
-    images: np.ndarray, targets: np.ndarray, tol: float = 1.0, periodic: bool = False
+    images: np.ndarray, targets: np.ndarray, tol: float = 1.0, periodic: bool = False, sigma: float | None = None
 ) -> dict[str, float]:
     """frac_none/multi/single, acc, acc_x, acc_y (within tol pixels) and err_median of generated samples.
 
     ``images`` (B, N, N) are scaled to [0, 1] (a bump's peak is 1); ``targets`` (B, 2) are the requested
-    (x, y). err_median is over single-bump samples (NaN if there are none).
+    (x, y); ``sigma`` is the data's bump width (it lowers the no-bump floor for sub-pixel bumps, see
+    ``bump_floor``). err_median is over single-bump samples (NaN if there are none).
     """
-    counts, centres = detect_bumps(images, 0.5, periodic)
+    counts, centres = detect_bumps(images, 0.5, periodic, sigma)
     diff = centres - targets
     if periodic:
         size = np.array([images.shape[2], images.shape[1]])

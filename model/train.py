@@ -31,7 +31,7 @@ from model.config import Config, ConfigError
 from model.data import BumpDataset
 from model.definitions import phase_of
 from model.diffusion import NoiseSchedule
-from model.geometry import eval_conditions, probe_grid
+from model.geometry import eval_conditions, lattice_conditions, probe_grid
 from model.metrics import probe_metrics, sample_metrics
 from model.optim import AdamW
 from model.unet import UNet
@@ -49,7 +49,7 @@ class Evaluation:
 
     step: int
     metrics: dict[str, Any]
-    samples: np.ndarray  # (n, N, N) in [0, 1], in-distribution conditions first, then held-out ones
+    samples: np.ndarray  # (n, N, N) in [0, 1]: in-distribution conditions, then held-out, then training-lattice ones
     targets: np.ndarray  # (n, 2) requested (x, y)
     latents: np.ndarray  # (G*G, k) probe activations projected on their top principal components
     probe_xy: np.ndarray  # (G*G, 2) probe conditions
@@ -147,7 +147,8 @@ class Trainer:
         self.ema.eval()
         gen = torch.Generator(self.device).manual_seed(ec.seed)
         in_dist, held_out = eval_conditions(cfg.data, ec.n_samples, ec.seed)
-        targets = np.concatenate([in_dist, held_out])
+        lattice = lattice_conditions(cfg.data, ec.n_lattice, ec.seed, cfg.train.seed)
+        targets = np.concatenate([in_dist, held_out, lattice])
         cond = torch.from_numpy(targets).to(self.device)
         shape = (len(targets), 1, cfg.data.image_size, cfg.data.image_size)
         with self._autocast():
@@ -157,11 +158,13 @@ class Trainer:
                 x = self.schedule.sample_ddpm(self.ema, cond, shape, gen)
         samples = ((x[:, 0].float().clamp(-1, 1) + 1) / 2).cpu().numpy()
 
-        periodic = cfg.data.boundary == "periodic"
-        metrics: dict[str, Any] = sample_metrics(samples[: len(in_dist)], in_dist, ec.tol, periodic)
-        if len(held_out):
-            held = sample_metrics(samples[len(in_dist):], held_out, ec.tol, periodic)
-            metrics.update({f"holdout_{k}": v for k, v in held.items()})
+        periodic, sigma = cfg.data.boundary == "periodic", cfg.data.sigma
+        metrics: dict[str, Any] = sample_metrics(samples[: len(in_dist)], in_dist, ec.tol, periodic, sigma)
+        for prefix, start, points in (("holdout_", len(in_dist), held_out),
+                                      ("lattice_", len(in_dist) + len(held_out), lattice)):
+            if len(points):
+                scores = sample_metrics(samples[start: start + len(points)], points, ec.tol, periodic, sigma)
+                metrics.update({prefix + k: v for k, v in scores.items()})
 
         activations, probe_xy = self.probe(gen)
         metrics.update(probe_metrics(activations, ec.probe_grid))

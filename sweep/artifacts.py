@@ -1,6 +1,6 @@
 """What one trial leaves in its folder, written as it learns.
 
-    trial.json        config, config hash, seed, derived data quantities, library versions, git commit
+    trial.json        config, config hash, seed, derived data quantities, metric ceiling, library versions, git commit
     metrics.jsonl     one line per evaluation
     evals/step_*.npz  generated samples, their targets and the probe latents of that evaluation
     samples.png       the latest samples, targets marked
@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from model.ceiling import ceiling
 from model.config import Config
 from sweep.provenance import git_commit, library_versions
 
@@ -40,14 +41,15 @@ def write_json(path: Path, payload: dict[str, Any]) -> None:
 
 
 def trial_record(config: Config, trainer: Trainer) -> dict[str, Any]:
-    """The trial.json record of a trial: trial id, config hash, seed, config, derived data quantities,
-    parameter count, device, library versions and git commit."""
+    """The trial.json record of a trial: trial id, config hash, seed, config, derived data quantities, the
+    ceiling of its sample metrics (model/ceiling.py), parameter count, device, library versions and git commit."""
     return {
         "trial_id": config.hash(),
         "config_hash": config.hash(include_seed=False),
         "seed": config.train.seed,
         "config": config.to_dict(),
         "derived": {k: json_safe(v) for k, v in trainer.data.derived().items()},
+        "ceiling": ceiling(config),
         "n_parameters": trainer.n_parameters,
         "device": str(trainer.device),
         "versions": library_versions(),

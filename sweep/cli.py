@@ -18,8 +18,9 @@ from typing import Any
 
 from analysis import cli as analysis_cli
 from model.config import from_preset
+from model.definitions import CEILING_MIN
 from model.errors import PhasescapeError, UsageError
-from sweep.spec import check_storage, load_spec
+from sweep.spec import check_storage, load_spec, unmeasurable_trials
 from sweep.specfile import parse_value
 from sweep.study import cli as study_cli
 
@@ -88,7 +89,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
     """``phasescape validate``: check a sweep spec; returns 0, bad input raises UsageError (exit status 2)."""
     spec = load_spec(args.spec)
     print(f"{args.spec}: valid; {len(spec.trials()) or spec.search.num_samples} trial(s) -> {spec.folder()}")
+    warn_unmeasurable(unmeasurable_trials(spec))
     return 0
+
+
+def warn_unmeasurable(bad: list[tuple[Any, str]]) -> None:
+    """Print a warning naming the trials whose phases the detector cannot tell (``unmeasurable_trials``)."""
+    if not bad:
+        return
+    print(f"warning: {len(bad)} trial(s) cannot be measured: a perfect model would score below the phase "
+          f"thresholds there; 'run' refuses them unless --accept-unmeasurable:", file=sys.stderr)
+    for config, why in bad[:10]:
+        print(f"  {config.hash()[:10]} (data.sigma {config.data.sigma:g}, data.image_size {config.data.image_size}): "
+              f"{why}", file=sys.stderr)
+    if len(bad) > 10:
+        print(f"  ... and {len(bad) - 10} more", file=sys.stderr)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -98,11 +113,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         check_storage(args.storage)
     if args.max_concurrent is not None and args.max_concurrent < 1:
         raise UsageError(f"--max-concurrent: must be >= 1, got {args.max_concurrent}")
+    bad = unmeasurable_trials(spec)
     if args.dry_run:
         from sweep.status import print_plan
 
         print_plan(spec, args.storage, args.max_concurrent)
+        warn_unmeasurable(bad)
         return 0
+    if bad and not args.accept_unmeasurable:
+        warn_unmeasurable(bad)
+        raise UsageError(f"{args.spec}: {len(bad)} trial(s) cannot be measured (listed above); change data.sigma or "
+                         f"data.image_size for them, or pass --accept-unmeasurable to train them anyway")
     from sweep.driver import run_sweep
 
     table = run_sweep(spec, storage=args.storage, address=args.address, max_concurrent=args.max_concurrent)
@@ -159,6 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--storage", help="results folder (overrides the spec's storage)")
     p.add_argument("--max-concurrent", type=int, help="at most this many trials at once")
     p.add_argument("--dry-run", action="store_true", help="print the trial table and resource plan; start nothing")
+    p.add_argument("--accept-unmeasurable", action="store_true",
+                   help=f"train trials whose phases the detector cannot tell (ceiling acc below {CEILING_MIN:g})")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("resume", help="continue an interrupted sweep from its folder")

@@ -20,6 +20,7 @@ Example ``sweeps/density_overlap_tiny.yaml``::
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -30,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from model.ceiling import unmeasurable
 from model.config import PRESETS, Config, ConfigError, from_preset
 from model.definitions import CONVENIENCE_AXES
 from model.errors import UsageError
@@ -375,6 +377,20 @@ def _check_configs(spec: SweepSpec) -> None:
                 raise _fail("axes", "the spec defines no trial")
         except ConfigError as error:
             raise _fail("axes", str(error)) from None
+
+
+def unmeasurable_trials(spec: SweepSpec) -> list[tuple[Config, str]]:
+    """The trials of ``spec`` whose phases the bump detector cannot tell (model/ceiling.py), with the reason.
+
+    For an Optuna search, whose points are drawn later, the corners of its search space stand in for its trials.
+    """
+    if spec.search.type == "optuna":
+        grid = {k: v if isinstance(v, list) else next(iter(v.values())) for k, v in spec.axes.items()}
+        configs = [spec.config_for(dict(zip(grid, corner, strict=True)), seed)
+                   for corner in itertools.product(*([v[0], v[-1]] for v in grid.values())) for seed in spec.seeds]
+    else:
+        configs = spec.trials()
+    return [(c, why) for c in configs if (why := unmeasurable(c))]
 
 
 def load_spec(path: str | os.PathLike) -> SweepSpec:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from model.ceiling import ceiling
 from model.definitions import CONVENIENCE_AXES, ERROR
 from model.geometry import derived_quantities
 from sweep.spec import SweepSpec
@@ -24,7 +25,8 @@ def print_plan(spec: SweepSpec, storage: str | None, max_concurrent: int | None)
         row.update({k.split(".")[-1]: flat[k] for k in spec.axes if k not in CONVENIENCE_AXES})
         row.update({"seed": config.train.seed, "spacing": f"{config.data.spacing_x:.2f}x{config.data.spacing_y:.2f}",
                     "sigma": round(config.data.sigma, 3), "density": round(derived["density"], 4),
-                    "overlap": round(derived["overlap"], 3), "steps": config.train.steps})
+                    "overlap": round(derived["overlap"], 3), "ceiling": round(ceiling(config)["gt_acc"], 2),
+                    "steps": config.train.steps})
         rows.append(row)
     r = spec.resources
     print(f"sweep {spec.name}: {spec.search.type} search, scheduler {spec.scheduler.type}, base preset {spec.base}")

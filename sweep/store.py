@@ -7,8 +7,9 @@
 
 Columns: sweep, trial_id (hash of the full config and seed), config_hash (the same without the seed, shared
 by replicates), status (COMPLETED | STOPPED (early, by the scheduler) | RUNNING | ERROR), error, seed, every
-config key flattened (lists as JSON text), n_positions, density, overlap, step, time_s, loss, every metric
-of DESIGN.md, phase, node_id, hostname, trial_dir. A trial with no evaluation yet still has one row.
+config key flattened (lists as JSON text), n_positions, density, overlap, the ceiling gt_* (model/ceiling.py),
+step, time_s, loss, every metric of DESIGN.md, phase, node_id, hostname, trial_dir. A trial with no evaluation yet
+still has one row.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ def _trial_rows(sweep: str, sweep_dir: Path, folder: Path) -> list[dict[str, Any
         "seed": record["seed"],
         **_flat_config(record["config"]),
         **{k: float(v) for k, v in record["derived"].items()},
+        **{k: float(v) for k, v in record.get("ceiling", {}).items()},
         "node_id": status.get("node_id", ""),
         "hostname": status.get("hostname", ""),
         "trial_dir": str(folder.relative_to(sweep_dir)),

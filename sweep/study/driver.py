@@ -64,7 +64,8 @@ def trial_line(trial: FrozenTrial, objectives: tuple[str, ...]) -> str:
     if trial.state == TrialState.COMPLETE:
         result = "  ".join(f"{name} {value:.4g}" for name, value in zip(objectives, trial.values, strict=True))
     elif trial.state == TrialState.PRUNED:
-        result = f"at step {trial.last_step}"
+        result = (f"unmeasurable, not trained: {trial.user_attrs['unmeasurable']}" if "unmeasurable" in trial.user_attrs
+                  else f"at step {trial.last_step}")
     else:
         result = trial.user_attrs.get("fail_reason", "no reason recorded")
     params = " ".join(f"{k}={v:.3g}" for k, v in trial.params.items())

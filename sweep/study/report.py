@@ -172,6 +172,8 @@ def _html(study: optuna.Study, spec: StudySpec, pngs: list[Path], notes: list[st
     goals = "; ".join(f"{n} ({OBJECTIVES[n].direction}: {OBJECTIVES[n].doc})" for n in spec.objectives)
     failed = [f"<li>trial {t.number}: {html.escape(str(t.user_attrs.get('fail_reason', 'no reason recorded')))}</li>"
               for t in trials if t.state == TrialState.FAIL]
+    ignored = [f"<li>trial {t.number}: {html.escape(str(t.user_attrs['unmeasurable']))}</li>"
+               for t in trials if "unmeasurable" in t.user_attrs]
     best = table.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}") if len(table) else "<p>none yet</p>"
     return page(f"study {spec.name}", [
         f"<h1>Study {html.escape(spec.name)}</h1>",
@@ -185,4 +187,8 @@ def _html(study: optuna.Study, spec: StudySpec, pngs: list[Path], notes: list[st
         *[figure(p, p.stem, "small") for p in pngs],
         f"<ul>{''.join(f'<li>{html.escape(n)}</li>' for n in notes)}</ul>",
         "<h2>Failed trials</h2>", f"<ul>{''.join(failed) or '<li>none</li>'}</ul>",
+        "<h2>Policies ignored as unmeasurable</h2>",
+        "<p>A perfect model would score below the phase thresholds under these policies (the bump detector's ceiling "
+        "is below 0.95), so they were pruned before training and rank nowhere.</p>",
+        f"<ul>{''.join(ignored) or '<li>none</li>'}</ul>",
     ])

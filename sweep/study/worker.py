@@ -32,6 +32,7 @@ import optuna
 import torch
 from optuna.trial import FrozenTrial, TrialState
 
+from model.ceiling import ceiling, unmeasurable
 from model.config import Config
 from model.definitions import phase_of
 from model.train import Trainer
@@ -84,6 +85,13 @@ def objective(trial: optuna.Trial, spec: StudySpec, folder: Path) -> float | lis
     policy = spec.policy.suggest(trial)
     overrides = policy.data_overrides(spec.budget, spec.config().data)
     config = spec.config(overrides)
+    limits = ceiling(config)
+    trial.set_user_attr("ceiling_acc", limits["gt_acc"])
+    why = unmeasurable(config, limits)
+    if why:  # a perfect model would be scored as failing: its objective values would rank the detector, not the data
+        trial.set_user_attr("policy", dataclasses.asdict(policy))
+        trial.set_user_attr("unmeasurable", why)
+        raise optuna.TrialPruned(f"unmeasurable: {why}")
     out = folder / "trials" / f"{trial.number:05d}"
     trainer = Trainer(config)
     derived = trainer.data.derived()

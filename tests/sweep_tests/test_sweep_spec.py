@@ -95,3 +95,21 @@ def test_dry_run_prints_plan_and_starts_nothing(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "2 trial(s)" in out and "dry run: nothing started" in out
     assert not storage.exists()
+
+
+def test_unmeasurable_trials_are_named_before_any_compute(tmp_path, capsys):
+    storage = tmp_path / "results"
+    spec = write(tmp_path, {**GOOD, "storage": str(storage), "axes": {"data.sigma": [0.1, 1.0]}})
+    assert main(["validate", str(spec)]) == 0
+    err = capsys.readouterr().err
+    assert "warning: 1 trial(s) cannot be measured" in err and "data.sigma 0.1" in err and "too narrow" in err
+    assert main(["run", str(spec), "--dry-run"]) == 0
+    captured = capsys.readouterr()
+    assert "ceiling" in captured.out and "too narrow" in captured.err
+    assert main(["run", str(spec)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("phasescape: error:") and "--accept-unmeasurable" in err[-1] and "data.sigma" in err[-1]
+    assert not storage.exists()
+    measurable = write(tmp_path, {**GOOD, "storage": str(storage)})
+    assert main(["validate", str(measurable)]) == 0
+    assert "cannot be measured" not in capsys.readouterr().err

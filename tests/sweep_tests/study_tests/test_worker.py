@@ -1,0 +1,30 @@
+"""The study worker's objective: policies whose phases the bump detector cannot tell are never trained."""
+
+import optuna
+import pytest
+
+from sweep.study.spec import parse_spec
+from sweep.study.worker import objective
+
+MICRO = {
+    "name": "micro_ceiling", "base": "micro", "set": {"train.steps": 10, "eval.every": 10}, "budget": 16,
+    "policy": {"fill": [0.3, 1.0], "sigma": [0.05, 1.5]}, "objectives": ["acc"],
+    "sampler": {"name": "tpe", "seed": 0}, "n_trials": 2,
+}
+
+
+def test_an_unmeasurable_policy_is_pruned_with_its_reason_before_training(tmp_path):
+    spec = parse_spec(MICRO)
+    trial = optuna.trial.FixedTrial({"fill": 1.0, "sigma": 0.1})
+    with pytest.raises(optuna.TrialPruned, match="unmeasurable: ceiling acc 0.[0-9]+ < 0.95: too narrow"):
+        objective(trial, spec, tmp_path)
+    assert "too narrow" in trial.user_attrs["unmeasurable"] and trial.user_attrs["ceiling_acc"] < 0.95
+    assert not (tmp_path / "trials").exists()  # nothing trained, nothing written
+
+
+def test_a_measurable_policy_trains_and_records_its_ceiling(tmp_path):
+    spec = parse_spec(MICRO)
+    trial = optuna.trial.FixedTrial({"fill": 1.0, "sigma": 1.0})
+    objective(trial, spec, tmp_path)
+    assert "unmeasurable" not in trial.user_attrs and trial.user_attrs["ceiling_acc"] >= 0.95
+    assert (tmp_path / "trials" / "00000" / "metrics.jsonl").exists()
