@@ -87,3 +87,20 @@ def test_probe_grid_order():
     xy = probe_grid(DataConfig(), 4)
     assert xy.shape == (16, 2)
     assert np.all(xy[:4, 1] == xy[0, 1]) and np.all(np.diff(xy[:4, 0]) > 0)  # x varies fastest
+
+
+def test_lattice_conditions_lie_on_the_training_lattice():
+    from model.geometry import lattice_conditions, training_points
+
+    cfg = DataConfig(image_size=16, spacing_x=0.5, spacing_y=4.0, keep=0.8, holdout=[[0, 5, 0, 5]])
+    points = lattice_conditions(cfg, 64, seed=3, data_seed=7)
+    training = {tuple(p) for p in training_points(cfg, 7)}
+    assert len(points) == 64 and len({tuple(p) for p in points}) == 64  # distinct when there are enough
+    assert all(tuple(p) in training for p in points)  # the trial's own keep draw, never held out
+    few = DataConfig(image_size=16, spacing_x=8.0, spacing_y=8.0)  # 4 centres: all of them, then repeats
+    points = lattice_conditions(few, 10, seed=0, data_seed=0)
+    assert len(points) == 10 and {tuple(p) for p in points} == {tuple(p) for p in training_points(few, 0)}
+    mixed = DataConfig(image_size=16, spacing_x=0.0, spacing_y=4.0)  # continuous x: y on its lattice only
+    points = lattice_conditions(mixed, 32, seed=0, data_seed=0)
+    assert np.all(np.mod(points[:, 1], 4.0) == 0) and len(np.unique(points[:, 0])) == 32
+    assert len(lattice_conditions(DataConfig(image_size=16), 32, seed=0, data_seed=0)) == 0

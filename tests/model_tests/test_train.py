@@ -22,6 +22,17 @@ def test_train_reports_every_metric_at_each_evaluation():
         assert key in last
     assert "holdout_acc" in last and last["phase"] in "ABC"
     assert math.isfinite(last["loss"])
+    assert not any(k.startswith("lattice_") for k in last)  # continuous data: no lattice to score on
+
+
+def test_lattice_data_is_scored_on_and_off_its_lattice():
+    trainer = Trainer(micro(**{"data.spacing_x": 1.0, "data.spacing_y": 3.0}))
+    evaluation = trainer.evaluate()
+    assert {f"lattice_{m}" for m in SAMPLE_METRICS} <= set(evaluation.metrics)
+    n = trainer.config.eval.n_samples
+    assert len(evaluation.targets) == n + trainer.config.eval.n_lattice
+    lattice = evaluation.targets[n:]
+    assert (lattice[:, 0] % 1.0 == 0).all() and (lattice[:, 1] % 3.0 == 0).all()
 
 
 def test_resume_matches_uninterrupted_run(tmp_path):
