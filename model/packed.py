@@ -89,6 +89,24 @@ class PackedTrainer:
         for member, loss in zip(self.active, losses, strict=True):
             member.finish_step(loss)
 
+    def _evaluate(self, start: float, on_eval: Callable[[int, dict[str, Any], Trainer], None] | None,
+                  on_diverged: Callable[[Trainer, TrainingDiverged], None] | None,
+                  on_round: Callable[[int, PackedTrainer], None] | None) -> None:
+        """Evaluate every active member (a diverged one leaves the pack), then end the round."""
+        for member in list(self.active):
+            try:
+                metrics = member.end_interval(start)
+            except TrainingDiverged as error:
+                self.active.remove(member)
+                if on_diverged is None:
+                    raise
+                on_diverged(member, error)
+                continue
+            if on_eval is not None:
+                on_eval(self.step, metrics, member)
+        if on_round is not None:
+            on_round(self.step, self)
+
     def run(
         self,
         on_eval: Callable[[int, dict[str, Any], Trainer], None] | None = None,
@@ -101,20 +119,10 @@ class PackedTrainer:
         total, every = self.members[0].config.train.steps, self.members[0].config.eval.every
         # Members' time_s is the group's wall time, summed across resumes like Trainer.run's.
         start = time.perf_counter() - max(m.elapsed for m in self.members)
+        if self.step == 0 and not any(m.history for m in self.members):  # the untrained baseline, as Trainer.run
+            self._evaluate(start, on_eval, on_diverged, on_round)
         while self.active and self.step < total:
             self.train_step()
             if self.step % every == 0 or self.step == total:
-                for member in list(self.active):
-                    try:
-                        metrics = member.end_interval(start)
-                    except TrainingDiverged as error:
-                        self.active.remove(member)
-                        if on_diverged is None:
-                            raise
-                        on_diverged(member, error)
-                        continue
-                    if on_eval is not None:
-                        on_eval(self.step, metrics, member)
-                if on_round is not None:
-                    on_round(self.step, self)
+                self._evaluate(start, on_eval, on_diverged, on_round)
         return [m.history for m in self.members]

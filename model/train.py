@@ -194,9 +194,16 @@ class Trainer:
         return captured[0].float().flatten(1).cpu().numpy().astype(np.float64), xy
 
     def run(self, on_eval: Callable[[int, dict[str, Any], Trainer], None] | None = None) -> list[dict[str, Any]]:
-        """Train to ``train.steps``; after each evaluation call ``on_eval(step, metrics, trainer)``."""
+        """Train to ``train.steps``, evaluating the untrained network first (step 0) and then every
+        ``eval.every`` steps and at the last; after each evaluation call ``on_eval(step, metrics, trainer)``."""
         total, every = self.config.train.steps, self.config.eval.every
         start = time.perf_counter() - self.elapsed
+        if self.step == 0 and not self.history:
+            # The untrained network: the (x, y) encodings already order every layer, so what a trial learned
+            # is read against this baseline row.
+            metrics = self.end_interval(start)
+            if on_eval is not None:
+                on_eval(self.step, metrics, self)
         while self.step < total:
             self.train_step()
             if self.step % every == 0 or self.step == total:
@@ -206,10 +213,10 @@ class Trainer:
         return self.history
 
     def end_interval(self, start: float) -> dict[str, Any]:
-        """At an evaluation step: check the mean loss since the last one, evaluate, and record the metrics row
-        (``time_s`` counts from ``start``, a ``time.perf_counter`` value)."""
-        loss = (self._loss_sum / max(1, self._loss_count)).item()
-        if not math.isfinite(loss):
+        """At an evaluation step: check the mean loss since the last one (NaN at step 0, before any training),
+        evaluate, and record the metrics row (``time_s`` counts from ``start``, a ``time.perf_counter`` value)."""
+        loss = (self._loss_sum / self._loss_count).item() if self._loss_count else math.nan
+        if self._loss_count and not math.isfinite(loss):
             raise TrainingDiverged(f"loss became {loss} by step {self.step}; lower train.lr")
         self._loss_sum.zero_()
         self._loss_count = 0

@@ -92,7 +92,8 @@ def build_tuner(spec: SweepSpec, sweep_dir: Path, pending: list[Config], max_con
     if spec.scheduler.type == "asha":
         scheduler = ASHAScheduler(
             time_attr="training_iteration", metric=spec.scheduler.metric, mode=spec.scheduler.mode,
-            grace_period=spec.scheduler.grace_period, reduction_factor=spec.scheduler.reduction_factor,
+            # +1: the first report is the untrained baseline (step 0), which no trial should be judged on.
+            grace_period=spec.scheduler.grace_period + 1, reduction_factor=spec.scheduler.reduction_factor,
         )
     limit = max_concurrent if max_concurrent is not None else spec.max_concurrent
     # reuse_actors: a finished trial's worker, torch and the model code already imported, runs the next trial;

@@ -1,7 +1,9 @@
 """Packed training (model/packed.py) gives each member the metrics of its unpacked run at equal seeds."""
 
 import json
+import math
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -24,7 +26,9 @@ CONFIGS = [micro(), micro(**{"train.seed": 1, "train.lr": 1e-3}), micro(**{"data
 
 
 def without_time(history):
-    return [{k: v for k, v in row.items() if k != "time_s"} for row in history]
+    """Rows without time_s, NaN (the step-0 loss) as None so that equal rows compare equal."""
+    return [{k: None if isinstance(v, float) and math.isnan(v) else v for k, v in row.items() if k != "time_s"}
+            for row in history]
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +51,9 @@ def test_vectorized_members_match_separate_runs_closely(separate):
     one_sample = 1 / CONFIGS[0].eval.n_samples
     for got, want in zip(packed.run(), separate, strict=True):
         got = without_time(got)
-        assert [r["step"] for r in got] == [r["step"] for r in want] == [15, 30]
+        assert [r["step"] for r in got] == [r["step"] for r in want] == [0, 15, 30]
         for g, w in zip(got, want, strict=True):
-            assert g["loss"] == pytest.approx(w["loss"], rel=1e-4)
+            assert g["loss"] == w["loss"] is None if g["step"] == 0 else g["loss"] == pytest.approx(w["loss"], rel=1e-4)
             for key in ("r2_x", "r2_y", "eff_dim", "additivity", "orthogonality"):
                 assert g[key] == pytest.approx(w[key], rel=1e-4, abs=1e-4), key
             for key in ("frac_none", "frac_multi", "frac_single", "acc", "acc_x", "acc_y"):
@@ -63,7 +67,8 @@ def test_a_diverged_member_drops_out_and_the_others_finish(separate):
     diverged = []
     histories = packed.run(on_diverged=lambda member, error: diverged.append((member, str(error))))
     assert len(diverged) == 1 and diverged[0][0] is packed.members[0] and "loss became nan" in diverged[0][1]
-    assert histories[0] == [] and without_time(histories[1]) == separate[1]
+    assert [r["step"] for r in histories[0]] == [0]  # the untrained baseline, then it diverged
+    assert without_time(histories[1]) == separate[1]
 
 
 def test_group_resumes_from_member_checkpoints(tmp_path, separate):
@@ -119,12 +124,13 @@ def test_packed_sweep_records_each_member_as_its_own_trial(tmp_path):
     sweep_dir = tmp_path / "results" / "packed"
     table = pd.read_parquet(sweep_dir / "results.parquet")
     configs = load_spec(path).trials()
-    assert set(table["trial_id"]) == {c.hash() for c in configs} and len(table) == 3 * 2
+    assert set(table["trial_id"]) == {c.hash() for c in configs} and len(table) == 3 * 3
     assert set(table["status"]) == {"COMPLETED"}
     groups = {json.loads((sweep_dir / "trials" / c.hash() / "status.json").read_text())["group"] for c in configs}
     assert len(groups) == 2  # 2 + 1 members
     for config in configs:  # members stepped one after another on a CPU: exactly the unpacked metrics
         rows = table[table["trial_id"] == config.hash()].sort_values("step")
         want = train(config)
-        assert list(rows["step"]) == [15, 30]
-        assert list(rows["loss"]) == [m["loss"] for m in want] and list(rows["acc"]) == [m["acc"] for m in want]
+        assert list(rows["step"]) == [0, 15, 30]
+        assert np.array_equal(rows["loss"], [m["loss"] for m in want], equal_nan=True)
+        assert list(rows["acc"]) == [m["acc"] for m in want]

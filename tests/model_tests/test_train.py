@@ -16,7 +16,8 @@ def micro(**overrides):
 def test_train_reports_every_metric_at_each_evaluation():
     seen = []
     history = train(micro(**{"data.holdout": [[0, 3, 0, 7]]}), on_eval=lambda s, m, t: seen.append(s))
-    assert seen == [15, 30]
+    assert seen == [0, 15, 30]
+    assert math.isnan(history[0]["loss"])  # the untrained baseline
     last = history[-1]
     for key in (*SAMPLE_METRICS, *PROBE_METRICS, "loss", "time_s", "phase"):
         assert key in last
@@ -49,7 +50,7 @@ def test_resume_matches_uninterrupted_run(tmp_path):
         first.run(stop_after_first)
     resumed = train(micro(), resume_from=checkpoint)
 
-    assert len(resumed) == len(full) == 2
+    assert len(resumed) == len(full) == 3
     for a, b in zip(full, resumed, strict=True):
         a, b = dict(a), dict(b)
         a.pop("time_s"), b.pop("time_s")

@@ -10,11 +10,13 @@ def test_train_writes_metrics_samples_and_checkpoint(cli, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "phase" in result.stdout and "step     15/30" in result.stdout
     lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    assert [line["step"] for line in lines] == [15, 30]
+    assert [line["step"] for line in lines] == [0, 15, 30]
     assert (out / "samples.png").stat().st_size > 1000
-    assert (out / "checkpoint.pt").exists() and len(list((out / "evals").glob("*.npz"))) == 2
+    assert (out / "checkpoint.pt").exists() and len(list((out / "evals").glob("*.npz"))) == 3
     record = json.loads((out / "trial.json").read_text())
     assert record["config"]["data"]["sigma"] == 1.2 and record["versions"]["torch"]
+    assert set(record["ceiling"]) == {"gt_frac_single", "gt_acc", "gt_acc_x", "gt_acc_y"}
+    assert record["ceiling"]["gt_acc"] >= 0.95
 
     again = cli("train", "--preset", "micro", "--set", "data.sigma=1.2", "--out", str(out))
     assert again.returncode == 0 and "resuming" in again.stdout and "step     15" not in again.stdout

@@ -52,8 +52,8 @@ def test_run_writes_table_status_summarises_and_rerun_reuses(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     sweep_dir = tmp_path / "results" / "basic"
     table = pd.read_parquet(sweep_dir / "results.parquet")
-    assert len(table) == 2 * 2  # trials x evaluations
-    assert set(table["status"]) == {"COMPLETED"} and set(table["step"]) == {15, 30}
+    assert len(table) == 2 * 3  # trials x evaluations (step 0, the untrained baseline, and two more)
+    assert set(table["status"]) == {"COMPLETED"} and set(table["step"]) == {0, 15, 30}
     for column in ("trial_id", "config_hash", "seed", "data.sigma", "density", "overlap", "acc", "r2_x", "phase",
                    "node_id", "time_s", "loss"):
         assert column in table, column
@@ -96,7 +96,7 @@ def test_sigkill_of_the_driver_then_resume_completes_every_trial_once(tmp_path):
     table = pd.read_parquet(sweep_dir / "results.parquet")
     assert table["trial_id"].nunique() == 4
     assert set(table["status"]) == {"COMPLETED"}
-    assert all(steps == [15, 30, 45, 60] for steps in steps_per_trial(table).values())
+    assert all(steps == [0, 15, 30, 45, 60] for steps in steps_per_trial(table).values())
 
 
 def test_killed_worker_is_retried_from_checkpoint_and_failures_are_recorded(tmp_path):
@@ -107,7 +107,8 @@ def test_killed_worker_is_retried_from_checkpoint_and_failures_are_recorded(tmp_
     sweep_dir = tmp_path / "results" / "faults"
     # A trial whose folder cannot be written raises on every attempt (a disk fault, not a mock).
     (sweep_dir / "trials" / ids[1.3] / "metrics.jsonl.tmp").mkdir(parents=True)
-    driver = subprocess.Popen([sys.executable, "-m", "sweep", "run", str(spec_path)], cwd=ROOT,
+    # sigma 1e-30 diverges; it is also unmeasurable, which run refuses unless told to accept it.
+    driver = subprocess.Popen([sys.executable, "-m", "sweep", "run", str(spec_path), "--accept-unmeasurable"], cwd=ROOT,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         victim = ids[1.0]
