@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
 from analysis.landscape import axis_values, position
+from analysis.plots import save_figure
 from analysis.style import (
     FAILED_HATCH,
     PHASE_COLOURS,
@@ -36,7 +37,6 @@ from analysis.style import (
 )
 from model.definitions import CEILING_MIN, PHASES
 
-DPI = 110
 CORNER_BOX = {"facecolor": "white", "edgecolor": "none", "pad": 0.8, "alpha": 0.85}  # readable on any colour
 
 
@@ -145,12 +145,6 @@ def _legend_below(fig: Figure, ax: Axes, handles: list[Any]) -> None:
               frameon=False)
 
 
-def _save(fig: Figure, path: Path) -> Path:
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
-    plt.close(fig)
-    return path
-
-
 def state_handles() -> list[Any]:
     """Legend entries of the cell marks that every map shares (failed, unmeasurable, ✗n, *)."""
     return [Patch(facecolor="white", edgecolor="0.3", hatch=FAILED_HATCH, label="failed (all trials)"),
@@ -183,7 +177,7 @@ def plot_phase_map(cells: pd.DataFrame, boundary: pd.DataFrame, x: str, y: str |
     phases = [Patch(facecolor=PHASE_COLOURS[p], label=PHASE_NAMES[p]) for p in PHASES]
     edge = plt.Line2D([], [], color="black", linewidth=3, label="phase boundary")
     _legend(ax, [*phases, edge, *state_handles()])
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _readable_text(ax: Axes, i: int, j: int, text: str, rgba: tuple[float, ...]) -> None:
@@ -205,7 +199,7 @@ def plot_metric_map(cells: pd.DataFrame, boundary: pd.DataFrame, x: str, y: str 
     _marks(ax, cells, x, y, xs, ys)
     _boundary(ax, boundary, x, xs, ys)
     fig.colorbar(image, ax=ax, label=label, fraction=0.05, pad=0.02)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_steps_map(cells: pd.DataFrame, boundary: pd.DataFrame, x: str, y: str | None, path: Path) -> Path:
@@ -232,4 +226,4 @@ def plot_steps_map(cells: pd.DataFrame, boundary: pd.DataFrame, x: str, y: str |
         fig.colorbar(image, ax=ax, label="steps to phase C", fraction=0.05, pad=0.02)
     _legend_below(fig, ax, [Patch(facecolor="#c8c8c8", label="never (at least half the seeds)"),
                             Patch(facecolor="none", edgecolor="none", label="k/n: seeds that reached C")])
-    return _save(fig, path)
+    return save_figure(fig, path)

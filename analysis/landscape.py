@@ -227,6 +227,17 @@ def _learning(vote: pd.DataFrame) -> dict[str, Any]:
             "coupling_min": coupling.min(), "coupling_max": coupling.max()}
 
 
+def voting(trials: pd.DataFrame) -> pd.DataFrame:
+    """The trials (rows of trial_summary) that vote for their cell: evaluated at least once and not failed."""
+    return trials[(trials["status"] != ERROR) & (trials["n_evals"] > 0)]
+
+
+def measurable_trials(trials: pd.DataFrame, cells: pd.DataFrame, x: str, y: str | None = None) -> pd.DataFrame:
+    """The voting trials of the measurable cells (landscape rows): the ones whose numbers every verdict reads."""
+    keys = cell_keys(x, y)
+    return voting(trials).merge(cells.loc[cells["measurable"].astype(bool), keys], on=keys, how="inner")
+
+
 def landscape(df: pd.DataFrame, x: str, y: str | None = None, onset: float = ONSET) -> pd.DataFrame:
     """One row per grid cell (x, y), or per value of x when y is None, seeds aggregated as the module docstring
     says, in axis order (y, then x).
@@ -239,7 +250,7 @@ def landscape(df: pd.DataFrame, x: str, y: str | None = None, onset: float = ONS
     trials = trial_summary(df, x, y, onset)
     rows = []
     for values, c in trials.groupby(keys, dropna=False, sort=False):
-        vote = c[(c["status"] != ERROR) & (c["n_evals"] > 0)]
+        vote = voting(c)
         n_error, n_running = int((c["status"] == ERROR).sum()), int(c["status"].isin(UNFINISHED).sum())
         state = "failed" if n_error == len(c) else "pending" if vote.empty else "partial" if n_running else "done"
         # The ceiling belongs to the data and the evaluation conditions, not to training: every trial that

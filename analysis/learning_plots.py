@@ -15,22 +15,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
 
 from analysis.heatmaps import state_handles, x_labels, x_title
-from analysis.landscape import axis_values, position
-from analysis.style import FAILED_HATCH, UNMEASURABLE_HATCH, X_COLOUR, Y_COLOUR, fmt_value
-from model.definitions import COUPLED_MAX, ERROR
+from analysis.landscape import axis_values, measurable_trials, position, voting
+from analysis.plots import save_figure
+from analysis.style import X_COLOUR, Y_COLOUR, cell_hatch, fmt_value
+from model.definitions import COUPLED_MAX
 
-DPI = 110
 DODGE = 0.09  # horizontal offset between series at one key value, in index units
 MARKERS = ("o", "s", "^", "D", "v", "P", "X")  # one per spacing ratio, beside its colour
-
-
-def _save(fig: Figure, path: Path) -> Path:
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
-    plt.close(fig)
-    return path
 
 
 def _along(ax: Axes, cells: pd.DataFrame, x: str, labels: bool = True) -> list[Any]:
@@ -38,7 +31,7 @@ def _along(ax: Axes, cells: pd.DataFrame, x: str, labels: bool = True) -> list[A
     labelled (with secondary quantities) when ``labels``. Returns the key's values in order."""
     xs = axis_values(cells[x])
     for _, c in cells.iterrows():
-        hatch = FAILED_HATCH if c["state"] == "failed" else None if c["measurable"] else UNMEASURABLE_HATCH
+        hatch = cell_hatch(c["state"], c["measurable"])
         if hatch:
             i = position(xs, c[x])
             ax.axvspan(i - 0.45, i + 0.45, facecolor="none", edgecolor="0.7", hatch=hatch, linewidth=0, zorder=0)
@@ -85,7 +78,7 @@ def plot_acc_along(cells: pd.DataFrame, x: str, path: Path) -> Path:
     handles, _ = ax.get_legend_handles_labels()
     ax.legend(handles=handles + state_handles()[:2], loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8,
               frameon=False)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _never_level(trials: pd.DataFrame) -> float:
@@ -97,13 +90,6 @@ def _never_level(trials: pd.DataFrame) -> float:
 def _placed(values: pd.Series, never: float) -> np.ndarray:
     """Onsets as plotted: +inf (never reached) moved to the ``never`` level."""
     return np.where(np.isinf(values.astype(float)), never, values.astype(float))
-
-
-def _voting(trials: pd.DataFrame, cells: pd.DataFrame, x: str) -> pd.DataFrame:
-    """Evaluated, non-failed trials of measurable cells: the ones whose onsets are read."""
-    measurable = set(cells.loc[cells["measurable"].astype(bool), x])
-    keep = (trials["status"] != ERROR) & (trials["n_evals"] > 0) & trials[x].isin(measurable)
-    return trials[keep]
 
 
 def _onset_panel(ax: Axes, trials: pd.DataFrame, xs: list[Any], x: str, never: float) -> None:
@@ -149,22 +135,22 @@ def _coupling_panel(ax: Axes, trials: pd.DataFrame, xs: list[Any], x: str) -> No
 def plot_onsets_along(trials: pd.DataFrame, cells: pd.DataFrame, x: str, path: Path) -> Path:
     """Onsets of x and y per seed along a one-axis key (on and off the lattice) and, for imbalanced data, the
     coupling per seed below them."""
-    voting = _voting(trials, cells, x)
-    imbalanced = (voting["sparse"] != "").any()
+    read = measurable_trials(trials, cells, x)
+    imbalanced = (read["sparse"] != "").any()
     fig, axes = plt.subplots(2 if imbalanced else 1, 1, figsize=(max(6.0, 1.2 * len(cells) + 3.0),
                                                                 5.8 if imbalanced else 3.6), squeeze=False,
                              sharex=True)
     xs = _along(axes[0, 0], cells, x, labels=not imbalanced)
-    _onset_panel(axes[0, 0], voting, xs, x, _never_level(voting))
+    _onset_panel(axes[0, 0], read, xs, x, _never_level(read))
     if imbalanced:
         _along(axes[1, 0], cells, x)
-        _coupling_panel(axes[1, 0], voting, xs, x)
+        _coupling_panel(axes[1, 0], read, xs, x)
     axes[0, 0].set_title("when x and y were learned, per seed (on the training lattice and off it)", fontsize=10)
     handles = [h for ax in axes[:, 0] for h in ax.get_legend_handles_labels()[0]]
     fig.legend(handles=handles + state_handles()[:2], loc="upper left", bbox_to_anchor=(0.99, 0.95), fontsize=8,
                frameon=False)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _jitter(n: int, scale: float, seed: int) -> np.ndarray:
@@ -199,28 +185,26 @@ def _scatter_panel(ax: Axes, trials: pd.DataFrame, suffix: str, never: float, co
 def plot_onset_scatter(trials: pd.DataFrame, cells: pd.DataFrame, x: str, y: str | None, path: Path) -> Path:
     """onset_y against onset_x for every evaluated trial of imbalanced data in a measurable cell: on the training
     lattice (left) and off it (right), coloured by spacing ratio. On the diagonal x and y were learned together."""
-    keys = [x] if y is None else [x, y]
-    measurable = cells.loc[cells["measurable"].astype(bool), keys]
-    voting = trials[(trials["status"] != ERROR) & (trials["n_evals"] > 0) & (trials["sparse"] != "")]
-    voting = voting.merge(measurable, on=keys, how="inner")
-    left_out = int(((trials["sparse"] != "") & (trials["n_evals"] > 0)).sum()) - len(voting)
-    never = _never_level(voting)
-    ratios = sorted(voting["ratio"].dropna().unique())
+    shown = measurable_trials(trials, cells, x, y)
+    shown = shown[shown["sparse"] != ""]
+    left_out = int((voting(trials)["sparse"] != "").sum()) - len(shown)
+    never = _never_level(shown)
+    ratios = sorted(shown["ratio"].dropna().unique())
     palette = plt.get_cmap("cividis")(np.linspace(0.0, 0.95, max(len(ratios), 1)))
     colours = dict(zip(ratios, palette, strict=False))
     fig, axes = plt.subplots(1, 2, figsize=(10.5, 5.0))
     for ax, (suffix, where) in zip(axes, (("", "on the training lattice"), ("_off", "off the lattice")),
                                    strict=True):
-        _scatter_panel(ax, voting, suffix, never, colours)
+        _scatter_panel(ax, shown, suffix, never, colours)
         ax.set_title(f"onsets {where}", fontsize=10)
-    note = f"; {left_out} trials of failed or unmeasurable cells left out" if left_out else ""
+    note = f"; {left_out} trials of unmeasurable cells left out" if left_out else ""
     fig.suptitle(f"onset_y against onset_x, one point per trial (slightly jittered){note}", fontsize=10)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="center left", bbox_to_anchor=(0.99, 0.5), fontsize=8, frameon=False)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def has_imbalance(trials: pd.DataFrame) -> bool:
-    """Whether any evaluated trial has a sparse axis (spacing_x != spacing_y): then the onset scatter is drawn."""
-    return bool(((trials["sparse"] != "") & (trials["n_evals"] > 0)).any())
+    """Whether any voting trial has a sparse axis (spacing_x != spacing_y): then the onset scatter is drawn."""
+    return bool((voting(trials)["sparse"] != "").any())

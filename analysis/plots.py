@@ -13,13 +13,23 @@ import pandas as pd
 from matplotlib.patches import Patch
 
 from analysis.landscape import by_cell, cell_orders, cell_position, cell_values
-from analysis.style import FAILED_HATCH, PHASE_COLOURS, PHASE_NAMES, UNMEASURABLE_HATCH, X_COLOUR, Y_COLOUR, fmt_value
+from analysis.style import (
+    FAILED_HATCH,
+    PHASE_COLOURS,
+    PHASE_NAMES,
+    UNMEASURABLE_HATCH,
+    X_COLOUR,
+    Y_COLOUR,
+    cell_hatch,
+    fmt_value,
+)
 from model.definitions import ERROR, ONSET, PHASES
 
 DPI = 110
 
 
-def _save(fig: plt.Figure, path: Path) -> Path:
+def save_figure(fig: plt.Figure, path: Path) -> Path:
+    """Write ``fig`` to ``path`` (PNG, trimmed to its contents), close it, return ``path``."""
     fig.savefig(path, dpi=DPI, bbox_inches="tight")
     plt.close(fig)
     return path
@@ -60,7 +70,7 @@ def plot_samples(samples: np.ndarray, targets: np.ndarray, path: Path, title: st
     ax.axis("off")
     if title:
         ax.set_title(title, fontsize=9)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_phase_strips(timeline: pd.DataFrame, cells: pd.DataFrame, x: str, y: str | None, path: Path) -> Path:
@@ -92,7 +102,7 @@ def plot_phase_strips(timeline: pd.DataFrame, cells: pd.DataFrame, x: str, y: st
     handles.append(Patch(facecolor="white", edgecolor="0.3", hatch=FAILED_HATCH, label="failed"))
     handles.append(Patch(facecolor="white", edgecolor="0.3", hatch=UNMEASURABLE_HATCH, label="unmeasurable"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _curves(ax: plt.Axes, t: pd.DataFrame) -> None:
@@ -149,7 +159,7 @@ def plot_learning_curves(df: pd.DataFrame, trials: pd.DataFrame, cells: pd.DataF
         for onset, colour in ((c["onset_x"], X_COLOUR), (c["onset_y"], Y_COLOUR)):
             if np.isfinite(onset):
                 ax.axvline(onset, color=colour, linewidth=1.0, linestyle=(0, (2, 2)))
-        hatch = FAILED_HATCH if c["state"] == "failed" else None if c["measurable"] else UNMEASURABLE_HATCH
+        hatch = cell_hatch(c["state"], c["measurable"])
         if hatch:
             ax.patch.set_hatch(hatch)
             ax.patch.set_edgecolor("0.75")
@@ -170,7 +180,7 @@ def plot_learning_curves(df: pd.DataFrame, trials: pd.DataFrame, cells: pd.DataF
     # grows to hold it).
     fig.legend(handles=handles, loc="upper center", ncol=len(handles), fontsize=8, frameon=False,
                bbox_to_anchor=(0.5, 0.0))
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_latents(evals: list[dict[str, np.ndarray]], path: Path, title: str = "", notes: dict[int, str] | None = None,
@@ -199,4 +209,4 @@ def plot_latents(evals: list[dict[str, np.ndarray]], path: Path, title: str = ""
             if col == len(chosen) - 1:
                 fig.colorbar(points, ax=axes[row, :].tolist(), label=f"{name} (px)", fraction=0.03, pad=0.02)
     fig.suptitle(title or "probe latents (PCA), coloured by x (top) and y (bottom)", fontsize=9)
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -86,3 +86,11 @@ def cell_extras(cell: pd.Series, names: list[str]) -> list[str]:
     """``fmt_span`` of each named secondary quantity of one cell (a landscape row), unknown ones left out."""
     spans = (fmt_span(n, cell[f"{n}_min"], cell[f"{n}_max"]) for n in names)
     return [text for text in spans if text]
+
+
+def cell_hatch(state: str, measurable: bool) -> str | None:
+    """The hatch that marks a cell in every figure: FAILED_HATCH for a failed cell, UNMEASURABLE_HATCH for an
+    unmeasurable one, None otherwise."""
+    if state == "failed":
+        return FAILED_HATCH
+    return None if measurable else UNMEASURABLE_HATCH

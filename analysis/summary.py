@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.landscape import axis_values, by_cell, cell_orders, cell_position, cell_values
+from analysis.landscape import axis_values, by_cell, cell_orders, cell_position, cell_values, voting
 from analysis.onsets import (
     COUPLED,
     DENSE_NEVER,
@@ -273,12 +273,12 @@ def learning_lines(trials: pd.DataFrame, cells: pd.DataFrame, x: str, y: str | N
     not at all (most common over seeds), then one line per cell, sorted by spacing ratio."""
     if not (trials["sparse"] != "").any():
         return []
-    voting = trials[(trials["status"] != ERROR) & (trials["n_evals"] > 0)]
-    groups = by_cell(voting, cells, x, y)
+    votes = voting(trials)
+    groups = by_cell(votes, cells, x, y)
     orders = cell_orders(cells, x, y)
     rows = []
     for _, c in _measured(cells).iterrows():
-        seeds = groups.get(cell_position(orders, cell_values(c, x, y)), voting.iloc[:0])
+        seeds = groups.get(cell_position(orders, cell_values(c, x, y)), votes.iloc[:0])
         if len(seeds):
             rows.append((seeds["ratio"].max() if "ratio" in seeds.columns else 0.0, c, seeds))
     imbalanced = [(c, s[s["sparse"] != ""]) for _, c, s in rows if (s["sparse"] != "").any()]
@@ -290,7 +290,7 @@ def learning_lines(trials: pd.DataFrame, cells: pd.DataFrame, x: str, y: str | N
     lines = [f"- x/y learning under imbalanced data ({BASIS_WORDS[basis]}; coupling = sparse onset / dense onset, "
              f"coupled when within ×{COUPLED_MAX:g} either way): {split} of "
              f"{_n(len(imbalanced), 'imbalanced measurable cell')} (most common over seeds; per cell below)."]
-    rows.sort(key=lambda r: r[0])
+    rows.sort(key=lambda r: (math.isnan(r[0]), r[0]))  # by spacing ratio, unknown ones last
     for _, c, seeds in rows[:MAX_LISTED]:
         mine = seeds[seeds["sparse"] != ""]
         lines.append(_cell_learning(c, mine, x, y) if len(mine) else _balanced_cell(c, seeds, x, y))
