@@ -135,6 +135,7 @@ def _boundary(ax: Axes, boundary: pd.DataFrame, x: str, xs: list[Any], ys: list[
 
 
 def _legend(ax: Axes, handles: list[Any]) -> None:
+    """A legend to the right of the axes."""
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
 
 

@@ -278,6 +278,7 @@ def landscape(df: pd.DataFrame, x: str, y: str | None = None, onset: float = ONS
 
 
 def _midpoint(a: Any, b: Any) -> float:
+    """(a + b) / 2 for two finite numbers; NaN otherwise (a boundary next to continuous data has no midpoint)."""
     numeric = all(isinstance(v, numbers.Real) and math.isfinite(v) for v in (a, b))
     return (a + b) / 2 if numeric else math.nan
 
