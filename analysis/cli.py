@@ -22,8 +22,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                               description="Write report.html (self-contained), PNGs, landscape.csv and summary.md.")
     p.add_argument("path", type=Path, help="sweep folder (holds results.parquet and manifest.json)")
     p.add_argument("-o", "--out", type=Path, help="output folder (default PATH/report)")
-    p.add_argument("--x", help="config column for the horizontal axis, e.g. data.spacing_x (default: density, "
-                              "else the sweep's first swept axis)")
-    p.add_argument("--y", help="config column for the vertical axis (default: overlap, else the second swept axis)")
+    p.add_argument("--x", help="config column for the horizontal axis, e.g. data.spacing_x (default: the one key a "
+                              "one-axis sweep varies, else density, else the sweep's first swept axis)")
+    p.add_argument("--y", help="config column for the vertical axis; giving it maps a grid even for a one-axis sweep "
+                              "(default: overlap, else the second swept axis)")
     p.set_defaults(func=cmd_report)
     return p

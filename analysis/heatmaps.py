@@ -1,8 +1,10 @@
 """Heatmaps of the landscape: final phase (with its boundary), final acc, steps to phase C.
 
 Cells sit on an index grid (one column per x value, one row per y value, y growing upwards), so continuous
-data (density = inf) gets its own labelled column. Grid positions without a trial stay blank; failed cells are
-hatched; cells with a trial still running carry a '*'.
+data (density = inf) gets its own labelled column. A one-axis landscape (y None) is drawn as a single strip along
+its key, each value labelled with the secondary quantities (density, overlap, ratio, σ) that follow from it.
+Grid positions without a trial stay blank; failed cells are hatched with crosses, unmeasurable ones (detector
+ceiling below CEILING_MIN) with single diagonals and their ceiling; cells with a trial still running carry a '*'.
 """
 
 from __future__ import annotations
@@ -20,43 +22,97 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
 from analysis.landscape import axis_values, position
-from analysis.style import FAILED_HATCH, PHASE_COLOURS, PHASE_NAMES, axis_label, fmt_steps, fmt_value
-from model.definitions import PHASES
+from analysis.plots import save_figure
+from analysis.style import (
+    FAILED_HATCH,
+    PHASE_COLOURS,
+    PHASE_NAMES,
+    UNMEASURABLE_HATCH,
+    axis_label,
+    cell_extras,
+    fmt_span,
+    fmt_steps,
+    fmt_value,
+    secondary_names,
+)
+from model.definitions import CEILING_MIN, PHASES
 
-DPI = 110
 CORNER_BOX = {"facecolor": "white", "edgecolor": "none", "pad": 0.8, "alpha": 0.85}  # readable on any colour
 
 
-def _frame(cells: pd.DataFrame, x: str, y: str, title: str) -> tuple[Figure, Axes, list[Any], list[Any]]:
-    xs, ys = axis_values(cells[x]), axis_values(cells[y])
-    fig, ax = plt.subplots(figsize=(max(4.8, 1.15 * len(xs) + 2.2), max(3.0, 0.75 * len(ys) + 1.6)))
-    ax.set_xticks(range(len(xs)), [fmt_value(x, v) for v in xs], rotation=30 if len(xs) > 4 else 0,
-                  ha="right" if len(xs) > 4 else "center")
-    ax.set_yticks(range(len(ys)), [fmt_value(y, v) for v in ys])
+def x_labels(cells: pd.DataFrame, x: str, y: str | None, xs: list[Any]) -> list[str]:
+    """Tick labels of the x values; along a one-axis key each also names the secondary quantities that vary."""
+    labels = [fmt_value(x, v) for v in xs]
+    if y is not None:
+        return labels
+    differ, _ = secondary_names(cells)
+    rows = {position(xs, v): c for v, (_, c) in zip(cells[x], cells.iterrows(), strict=True)}
+    return ["\n".join([label, *cell_extras(rows[i], differ)]) if i in rows else label for i, label in enumerate(labels)]
+
+
+def x_title(cells: pd.DataFrame, x: str, y: str | None) -> str:
+    """The x axis title; along a one-axis key it adds the secondary quantities that stay the same throughout."""
+    _, same = secondary_names(cells)
+    fixed = [fmt_span(n, cells[f"{n}_min"].min(), cells[f"{n}_max"].max()) for n in same] if y is None else []
+    return axis_label(x) + (f"  ({', '.join(fixed)} throughout)" if fixed else "")
+
+
+def _frame(cells: pd.DataFrame, x: str, y: str | None, title: str) -> tuple[Figure, Axes, list[Any], list[Any]]:
+    """Figure and axes of a map: one column per x value, one row per y value (a single row when y is None)."""
+    xs = axis_values(cells[x])
+    ys = axis_values(cells[y]) if y is not None else [math.nan]
+    labels = x_labels(cells, x, y, xs)
+    tilt = len(xs) > 4 and all("\n" not in label for label in labels)
+    height = max(3.0, 0.75 * len(ys) + 1.6) if y is not None else 1.9  # one strip: its ticks add their own room
+    fig, ax = plt.subplots(figsize=(max(4.8, 1.15 * len(xs) + 2.2), height))
+    ax.set_xticks(range(len(xs)), labels, rotation=30 if tilt else 0, ha="right" if tilt else "center")
+    if y is not None:
+        ax.set_yticks(range(len(ys)), [fmt_value(y, v) for v in ys])
+        ax.set_ylabel(axis_label(y))
+    else:
+        ax.set_yticks([])
     ax.set_xlim(-0.5, len(xs) - 0.5)
     ax.set_ylim(-0.5, len(ys) - 0.5)
-    ax.set_xlabel(axis_label(x))
-    ax.set_ylabel(axis_label(y))
+    ax.set_xlabel(x_title(cells, x, y))
     ax.set_title(title, fontsize=10)
     return fig, ax, xs, ys
 
 
-def _grid(cells: pd.DataFrame, x: str, y: str, xs: list[Any], ys: list[Any], values: pd.Series) -> np.ndarray:
+def _ij(c: pd.Series, x: str, y: str | None, xs: list[Any], ys: list[Any]) -> tuple[int, int]:
+    """Grid column and row of one cell (row 0 for a one-axis landscape)."""
+    return position(xs, c[x]), position(ys, c[y] if y is not None else math.nan)
+
+
+def _grid(cells: pd.DataFrame, x: str, y: str | None, xs: list[Any], ys: list[Any], values: pd.Series) -> np.ndarray:
+    """``values`` (one per cell) placed on the (row, column) grid; NaN where there is no cell."""
     grid = np.full((len(ys), len(xs)), np.nan)
-    for xv, yv, v in zip(cells[x], cells[y], values, strict=True):
-        grid[position(ys, yv), position(xs, xv)] = v
+    for (_, c), v in zip(cells.iterrows(), values, strict=True):
+        i, j = _ij(c, x, y, xs, ys)
+        grid[j, i] = v
     return grid
 
 
-def _marks(ax: Axes, cells: pd.DataFrame, x: str, y: str, xs: list[Any], ys: list[Any]) -> None:
-    """Hatch failed cells, name pending ones, flag running trials and partial failures in the corners."""
+def _labelled(cells: pd.DataFrame, column: str) -> pd.DataFrame:
+    """The cells whose ``column`` is drawn as a value: known and measurable (unmeasurable ones get their own label)."""
+    return cells[cells[column].notna() & cells["measurable"].astype(bool)]
+
+
+def _hatch(ax: Axes, i: int, j: int, hatch: str, text: str) -> None:
+    """Cover cell (i, j) with a white hatched square and a boxed label."""
+    ax.add_patch(Rectangle((i - 0.5, j - 0.5), 1, 1, facecolor="white", edgecolor="0.3", hatch=hatch, linewidth=0))
+    ax.text(i, j, text, ha="center", va="center", fontsize=8,
+            bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
+
+
+def _marks(ax: Axes, cells: pd.DataFrame, x: str, y: str | None, xs: list[Any], ys: list[Any]) -> None:
+    """Hatch failed and unmeasurable cells, name pending ones, flag running trials and partial failures."""
     for _, c in cells.iterrows():
-        i, j = position(xs, c[x]), position(ys, c[y])
+        i, j = _ij(c, x, y, xs, ys)
+        ceiling = "" if c["measurable"] else f"\nceiling {c['gt_acc']:.2f}"
         if c["state"] == "failed":
-            ax.add_patch(Rectangle((i - 0.5, j - 0.5), 1, 1, facecolor="white", edgecolor="0.3", hatch=FAILED_HATCH,
-                                   linewidth=0))
-            ax.text(i, j, f"failed\n({c['n_error']})", ha="center", va="center", fontsize=8,
-                    bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
+            _hatch(ax, i, j, FAILED_HATCH, f"failed\n({c['n_error']}){ceiling}")
+        elif not c["measurable"]:
+            _hatch(ax, i, j, UNMEASURABLE_HATCH, f"unmeasurable{ceiling}")
         elif c["state"] == "pending":
             ax.text(i, j, "pending", ha="center", va="center", fontsize=8, color="0.3")
         if c["state"] in ("partial", "pending"):
@@ -79,37 +135,50 @@ def _boundary(ax: Axes, boundary: pd.DataFrame, x: str, xs: list[Any], ys: list[
 
 
 def _legend(ax: Axes, handles: list[Any]) -> None:
+    """A legend to the right of the axes."""
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
 
 
-def _save(fig: Figure, path: Path) -> Path:
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
-    plt.close(fig)
-    return path
+def _legend_below(fig: Figure, ax: Axes, handles: list[Any]) -> None:
+    """A legend under the axes, clear of its tick labels and title however many lines those take."""
+    bottom = ax.get_tightbbox(fig.canvas.get_renderer()).transformed(ax.transAxes.inverted()).y0
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, bottom - 0.02), ncol=2, fontsize=8,
+              frameon=False)
 
 
-def _state_handles() -> list[Any]:
+def state_handles() -> list[Any]:
+    """Legend entries of the cell marks that every map shares (failed, unmeasurable, ✗n, *)."""
     return [Patch(facecolor="white", edgecolor="0.3", hatch=FAILED_HATCH, label="failed (all trials)"),
+            Patch(facecolor="white", edgecolor="0.3", hatch=UNMEASURABLE_HATCH,
+                  label=f"unmeasurable (detector ceiling < {CEILING_MIN:g})"),
             Patch(facecolor="none", edgecolor="none", label="✗n  n trials failed"),
             Patch(facecolor="none", edgecolor="none", label="*  still running (partial)")]
 
 
-def plot_phase_map(cells: pd.DataFrame, boundary: pd.DataFrame, x: str, y: str, path: Path, title: str = "") -> Path:
-    """Final phase per cell (categorical colours), seeds in C per cell, the phase boundary as thick lines."""
+def _phase_text(c: pd.Series, extras: list[str]) -> str:
+    """A phase-map cell's label: its phase, the seeds in C and, on a grid, its secondary quantities (σ, ...)."""
+    voters = c["n_A"] + c["n_B"] + c["n_C"]
+    return "\n".join([c["phase"], f"{c['n_C']}/{voters} in C", *cell_extras(c, extras)])
+
+
+def plot_phase_map(cells: pd.DataFrame, boundary: pd.DataFrame, x: str, y: str | None, path: Path,
+                   title: str = "") -> Path:
+    """Final phase per cell (categorical colours), seeds in C per cell, the phase boundary as thick lines. On a
+    grid each cell also shows σ and the other secondary quantities that vary (along one key the ticks do)."""
     fig, ax, xs, ys = _frame(cells, x, y, title or "final phase (most common over seeds)")
-    codes = cells["phase"].map({p: i for i, p in enumerate(PHASES)})
+    codes = cells["phase"].where(cells["measurable"].astype(bool)).map({p: i for i, p in enumerate(PHASES)})
     cmap = ListedColormap([PHASE_COLOURS[p] for p in PHASES])
     ax.imshow(_grid(cells, x, y, xs, ys, codes), cmap=cmap, vmin=-0.5, vmax=2.5, origin="lower", aspect="auto")
-    for _, c in cells[cells["phase"].notna()].iterrows():
-        voters = c["n_A"] + c["n_B"] + c["n_C"]
-        ax.text(position(xs, c[x]), position(ys, c[y]), f"{c['phase']}\n{c['n_C']}/{voters} in C", ha="center",
-                va="center", fontsize=8)
+    differ, same = secondary_names(cells)
+    extras = (["sigma"] if "sigma" in same else []) + differ if y is not None else []  # σ always, first
+    for _, c in _labelled(cells, "phase").iterrows():
+        ax.text(*_ij(c, x, y, xs, ys), _phase_text(c, extras), ha="center", va="center", fontsize=8)
     _marks(ax, cells, x, y, xs, ys)
     _boundary(ax, boundary, x, xs, ys)
     phases = [Patch(facecolor=PHASE_COLOURS[p], label=PHASE_NAMES[p]) for p in PHASES]
     edge = plt.Line2D([], [], color="black", linewidth=3, label="phase boundary")
-    _legend(ax, [*phases, edge, *_state_handles()])
-    return _save(fig, path)
+    _legend(ax, [*phases, edge, *state_handles()])
+    return save_figure(fig, path)
 
 
 def _readable_text(ax: Axes, i: int, j: int, text: str, rgba: tuple[float, ...]) -> None:
@@ -118,25 +187,26 @@ def _readable_text(ax: Axes, i: int, j: int, text: str, rgba: tuple[float, ...])
     ax.text(i, j, text, ha="center", va="center", fontsize=8, color="black" if luminance > 0.5 else "white")
 
 
-def plot_metric_map(cells: pd.DataFrame, boundary: pd.DataFrame, x: str, y: str, column: str, path: Path,
+def plot_metric_map(cells: pd.DataFrame, boundary: pd.DataFrame, x: str, y: str | None, column: str, path: Path,
                     label: str) -> Path:
     """A metric in [0, 1] per cell (mean over seeds, ± sample std), colour-blind-safe cividis scale."""
     fig, ax, xs, ys = _frame(cells, x, y, f"{label} (mean ± std over seeds)")
     cmap, norm = plt.get_cmap("cividis"), Normalize(0, 1)
-    image = ax.imshow(_grid(cells, x, y, xs, ys, cells[column]), cmap=cmap, norm=norm, origin="lower", aspect="auto")
-    for _, c in cells[cells[column].notna()].iterrows():
+    shown = cells[column].where(cells["measurable"].astype(bool))
+    image = ax.imshow(_grid(cells, x, y, xs, ys, shown), cmap=cmap, norm=norm, origin="lower", aspect="auto")
+    for _, c in _labelled(cells, column).iterrows():
         spread = "" if math.isnan(c[f"{column}_std"]) else f"\n±{c[f'{column}_std']:.2f}"
-        _readable_text(ax, position(xs, c[x]), position(ys, c[y]), f"{c[column]:.2f}{spread}", cmap(norm(c[column])))
+        _readable_text(ax, *_ij(c, x, y, xs, ys), f"{c[column]:.2f}{spread}", cmap(norm(c[column])))
     _marks(ax, cells, x, y, xs, ys)
     _boundary(ax, boundary, x, xs, ys)
     fig.colorbar(image, ax=ax, label=label, fraction=0.05, pad=0.02)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
-def plot_steps_map(cells: pd.DataFrame, boundary: pd.DataFrame, x: str, y: str, path: Path) -> Path:
+def plot_steps_map(cells: pd.DataFrame, boundary: pd.DataFrame, x: str, y: str | None, path: Path) -> Path:
     """Training steps to reach phase C (median over seeds); 'never' cells grey, labelled."""
     fig, ax, xs, ys = _frame(cells, x, y, "training steps to reach phase C (median over seeds)")
-    steps = cells["steps_to_C"].astype(float)
+    steps = cells["steps_to_C"].astype(float).where(cells["measurable"].astype(bool))
     finite = steps[np.isfinite(steps)]
     cmap = plt.get_cmap("cividis_r")  # fewer steps = brighter
     norm = Normalize(finite.min(), finite.max()) if len(finite) else Normalize(0, 1)
@@ -146,17 +216,15 @@ def plot_steps_map(cells: pd.DataFrame, boundary: pd.DataFrame, x: str, y: str, 
     ax.imshow(np.where(never == 1, 1.0, np.nan), cmap=ListedColormap(["#c8c8c8"]), origin="lower", aspect="auto")
     image = ax.imshow(_grid(cells, x, y, xs, ys, steps.where(np.isfinite(steps))), cmap=cmap, norm=norm,
                       origin="lower", aspect="auto")
-    for _, c in cells[steps.notna()].iterrows():
+    for _, c in _labelled(cells, "steps_to_C").iterrows():
         voters = c["n_A"] + c["n_B"] + c["n_C"]
         text = f"{fmt_steps(c['steps_to_C'])}\n{c['reached_C']}/{voters} seeds"
         colour = cmap(norm(c["steps_to_C"])) if math.isfinite(c["steps_to_C"]) else (0.78, 0.78, 0.78, 1)
-        _readable_text(ax, position(xs, c[x]), position(ys, c[y]), text, colour)
+        _readable_text(ax, *_ij(c, x, y, xs, ys), text, colour)
     _marks(ax, cells, x, y, xs, ys)
     _boundary(ax, boundary, x, xs, ys)
     if len(finite):
         fig.colorbar(image, ax=ax, label="steps to phase C", fraction=0.05, pad=0.02)
-    ax.legend(handles=[Patch(facecolor="#c8c8c8", label="never (at least half the seeds)"),
-                       Patch(facecolor="none", edgecolor="none", label="k/n: seeds that reached C")],
-              loc="upper center", bbox_to_anchor=(0.5, -0.16 if len(xs) <= 4 else -0.28), ncol=2, fontsize=8,
-              frameon=False)
-    return _save(fig, path)
+    _legend_below(fig, ax, [Patch(facecolor="#c8c8c8", label="never (at least half the seeds)"),
+                            Patch(facecolor="none", edgecolor="none", label="k/n: seeds that reached C")])
+    return save_figure(fig, path)

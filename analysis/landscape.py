@@ -1,14 +1,19 @@
 """The density-versus-phase landscape: results table -> one row per trial -> one row per grid cell.
 
-Definitions (docs/definitions.md), over the seeds of a cell:
+A grid has two axes (x, y) or, for a sweep that varies one key, one (x, with y None): a cell is then one value of
+that key. Definitions (docs/definitions.md), over the seeds of a cell:
 - final phase: the most common final phase; a tie goes to the less advanced phase (A before B before C), so a
   cell is called C only when C wins outright. ``share_C`` is the share of its seeds whose final phase is C.
 - steps (seconds) to C: per trial the first evaluation in phase C, +inf when it never got there; per cell the
   median over seeds with "never" counted as infinite, so a cell reads "never" once half its seeds never did.
-- acc, acc_x, acc_y, r2_x, r2_y, additivity, orthogonality: value at the last evaluation; mean and sample
-  standard deviation (``*_std``, NaN for one seed) over seeds.
-- onset_x (onset_y): first step with acc_x (acc_y) >= ONSET (0.5); coupling = onset of the sparse axis (the larger
-  lattice spacing; 0 = continuous is the densest) / onset of the dense axis, NaN when the spacings are equal.
+- acc, acc_x, acc_y, lattice_*, r2_x, r2_y, additivity, orthogonality: value at the last evaluation; mean and
+  sample standard deviation (``*_std``, NaN for one seed) over seeds.
+- onsets, coupling and learning order: analysis/onsets.py; medians over seeds, the learning order most common.
+- ceiling ``gt_acc``: mean over the cell's trials of the detector's score on noise-free images of their evaluation
+  conditions (NaN when not recorded); the cell is ``measurable`` unless gt_acc < CEILING_MIN. Unmeasurable cells
+  keep their numbers but are no side of a phase boundary.
+- ``sigma_min``/``sigma_max`` (and density, overlap, ratio when they are no axis): the span of the quantity over
+  the cell's trials, equal unless the cell pools different configs.
 Failed trials (status ERROR) are counted per cell but neither vote nor average: their last evaluation is not a
 final state. Trials stopped early by a scheduler (STOPPED) count like completed ones. Running (or pending) trials
 count with their latest evaluation, and their cells are marked partial.
@@ -26,13 +31,18 @@ import numpy as np
 import pandas as pd
 
 from analysis import ReportError
-from analysis.results import check_table
-from model.definitions import CONFIG_SECTIONS, DERIVED, ERROR, FINISHED, ONSET, PHASES, UNFINISHED
+from analysis.onsets import ONSET_COLUMNS, first_step, modal_learning, onset_basis, trial_learning
+from analysis.results import ANALYSIS_DERIVED, CEILING_COLUMNS, LATTICE_COLUMNS, check_table
+from model.definitions import CEILING_MIN, CONFIG_SECTIONS, DERIVED, ERROR, FINISHED, ONSET, PHASES, UNFINISHED
 
-FINAL_METRICS = ("acc", "acc_x", "acc_y", "frac_single", "r2_x", "r2_y", "additivity", "orthogonality")
-MEDIAN_OVER_SEEDS = ("steps_to_C", "seconds_to_C", "onset_x", "onset_y", "coupling")
+FINAL_METRICS = ("acc", "acc_x", "acc_y", "frac_single", *LATTICE_COLUMNS, "r2_x", "r2_y", "additivity",
+                 "orthogonality")
+MEDIAN_OVER_SEEDS = ("steps_to_C", "seconds_to_C", *ONSET_COLUMNS, "coupling", "coupling_off")
 NOT_AXES = ("train.seed",)  # replicate seeds are aggregated, never mapped
 DEFAULT_AXES = ("density", "overlap")
+# Quantities a cell shows beside its axes (name -> column): density and overlap set sigma, and a one-axis sweep
+# labels its key's values with the density, overlap and spacing ratio that follow from them.
+SECONDARY = {"sigma": "data.sigma", "density": "density", "overlap": "overlap", "ratio": "ratio"}
 
 
 def modal_phase(phases: Iterable[Any]) -> str | float:
@@ -60,17 +70,38 @@ def position(order: Sequence[Any], value: Any) -> int:
     return next(i for i, v in enumerate(order) if v == value or (pd.isna(v) and pd.isna(value)))
 
 
-def by_cell(frame: pd.DataFrame, x: str, y: str, cells: pd.DataFrame) -> dict[tuple[int, int], pd.DataFrame]:
-    """Rows of ``frame`` grouped by cell, keyed by the cell's (x index, y index) in ``cells``' axis order."""
-    xs, ys = axis_values(cells[x]), axis_values(cells[y])
-    groups = frame.groupby([x, y], dropna=False, sort=False)
-    return {(position(xs, xv), position(ys, yv)): g for (xv, yv), g in groups}
+def cell_keys(x: str, y: str | None = None) -> list[str]:
+    """The columns that name a cell: [x, y], or [x] for a one-axis landscape (y None)."""
+    return [x] if y is None else [x, y]
+
+
+def cell_values(row: pd.Series, x: str, y: str | None = None) -> list[Any]:
+    """A cell's (or trial's) values of the cell keys."""
+    return [row[k] for k in cell_keys(x, y)]
+
+
+def cell_orders(cells: pd.DataFrame, x: str, y: str | None = None) -> list[list[Any]]:
+    """``axis_values`` of each cell key, in ``cell_keys`` order."""
+    return [axis_values(cells[k]) for k in cell_keys(x, y)]
+
+
+def cell_position(orders: list[list[Any]], values: Sequence[Any]) -> tuple[int, ...]:
+    """Index of each of a cell's key ``values`` in its axis order (``cell_orders``)."""
+    return tuple(position(o, v) for o, v in zip(orders, values, strict=True))
+
+
+def by_cell(frame: pd.DataFrame, cells: pd.DataFrame, x: str, y: str | None = None) -> dict[tuple[int, ...],
+                                                                                             pd.DataFrame]:
+    """Rows of ``frame`` grouped by cell, keyed by the cell's ``cell_position`` in ``cells``' axis orders."""
+    orders = cell_orders(cells, x, y)
+    return {cell_position(orders, key): g for key, g in frame.groupby(cell_keys(x, y), dropna=False, sort=False)}
 
 
 def config_columns(df: pd.DataFrame) -> list[str]:
     """Columns of a results table that can be axes: flattened config keys and derived data
-    quantities (n_positions, density, overlap), ``train.seed`` excluded."""
-    return [c for c in df.columns if (c.startswith(CONFIG_SECTIONS) or c in DERIVED) and c not in NOT_AXES]
+    quantities (n_positions, density, overlap, ratio), ``train.seed`` excluded."""
+    derived = (*DERIVED, *ANALYSIS_DERIVED)
+    return [c for c in df.columns if (c.startswith(CONFIG_SECTIONS) or c in derived) and c not in NOT_AXES]
 
 
 def varying(df: pd.DataFrame) -> list[str]:
@@ -78,11 +109,8 @@ def varying(df: pd.DataFrame) -> list[str]:
     return [c for c in config_columns(df) if df[c].nunique(dropna=False) > 1]
 
 
-def choose_axes(
-    df: pd.DataFrame, swept: Sequence[str] = (), x: str | None = None, y: str | None = None
-) -> tuple[str, str]:
-    """The two grid axes: those given, else density x overlap when both vary, else the sweep's swept axes, else
-    whatever varies (constant density/overlap fill in for a one-axis sweep)."""
+def _check_axis_names(df: pd.DataFrame, x: str | None, y: str | None) -> None:
+    """ReportError unless ``x`` and ``y`` (each may be None) are distinct config columns of ``df``."""
     allowed = config_columns(df)
     for flag, name in (("--x", x), ("--y", y)):
         if name is not None and name not in allowed:
@@ -90,6 +118,15 @@ def choose_axes(
                               f"{', '.join(varying(df) or allowed)}")
     if x is not None and x == y:
         raise ReportError(f"--x/--y: both are {x}; choose two different axes")
+
+
+def choose_axes(
+    df: pd.DataFrame, swept: Sequence[str] = (), x: str | None = None, y: str | None = None
+) -> tuple[str, str]:
+    """The two grid axes: those given, else density x overlap when both vary, else the sweep's swept axes, else
+    whatever varies (constant density/overlap fill in for a one-axis sweep)."""
+    _check_axis_names(df, x, y)
+    allowed = config_columns(df)
     varies = varying(df)
     if all(a in varies for a in DEFAULT_AXES):
         candidates = list(DEFAULT_AXES)
@@ -104,116 +141,184 @@ def choose_axes(
     return chosen[0], chosen[1]
 
 
-def _first_step(evals: pd.DataFrame, hit: pd.Series, column: str = "step") -> float:
-    """``column`` at the first evaluation where ``hit`` holds; +inf if it never does."""
-    values = evals.loc[hit, column]
-    return float(values.iloc[0]) if len(values) else math.inf
+def swept_key(df: pd.DataFrame, swept: Sequence[str] = ()) -> str | None:
+    """The one key a sweep varies, or None. With the manifest's swept axes (``swept``): its only axis, when there is
+    one and it varies. Without them: the only varying config column that is not derived from others (else the only
+    varying derived one)."""
+    if swept:
+        return swept[0] if len(swept) == 1 and swept[0] in varying(df) else None
+    varies = varying(df)
+    primary = [c for c in varies if c not in (*DERIVED, *ANALYSIS_DERIVED)]
+    candidates = primary or varies
+    return candidates[0] if len(candidates) == 1 else None
 
 
-def _coupling(first: pd.Series, onset_x: float, onset_y: float) -> tuple[str, float]:
-    """(sparse axis, onset of the sparse axis / onset of the dense axis); ('', NaN) when not imbalanced."""
-    sx, sy = first.get("data.spacing_x", math.nan), first.get("data.spacing_y", math.nan)
-    if pd.isna(sx) or pd.isna(sy) or sx == sy:
-        return "", math.nan
-    sparse, dense = (onset_x, onset_y) if sx > sy else (onset_y, onset_x)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return ("x" if sx > sy else "y"), float(np.float64(sparse) / np.float64(dense))
+def sweep_axes(
+    df: pd.DataFrame, swept: Sequence[str] = (), x: str | None = None, y: str | None = None
+) -> tuple[str, str | None]:
+    """The landscape's axes: (key, None) for a sweep that varies one key (``swept_key``; a given ``x`` replaces
+    the key), unless ``y`` is given; else the two of ``choose_axes``."""
+    _check_axis_names(df, x, y)
+    key = swept_key(df, swept) if y is None else None
+    if key is not None:
+        return x or key, None
+    return choose_axes(df, swept, x, y)
 
 
-def trial_summary(df: pd.DataFrame, x: str, y: str, onset: float = ONSET) -> pd.DataFrame:
-    """One row per trial: its cell (x, y), status, error, last evaluation, steps/seconds to C, onsets, coupling."""
-    df = check_table(df, (x, y))
+def _first_value(values: pd.Series) -> float:
+    """The first non-NaN number of a column (a per-trial constant repeated in its rows); NaN if none."""
+    present = values.dropna()
+    return float(present.iloc[0]) if len(present) else math.nan
+
+
+def _final(evals: pd.DataFrame) -> dict[str, Any]:
+    """Last-evaluation metrics and steps/seconds to C of one trial's evaluations (NaN when there are none)."""
+    if evals.empty:
+        return {**dict.fromkeys(("step", "time_s", *FINAL_METRICS, "steps_to_C", "seconds_to_C"), math.nan),
+                "phase": math.nan}
+    last = evals.iloc[-1]
+    in_c = evals["phase"] == "C"
+    return {"step": last["step"], "time_s": last["time_s"], "phase": last["phase"],
+            **{m: last[m] for m in FINAL_METRICS},
+            "steps_to_C": first_step(evals, in_c), "seconds_to_C": first_step(evals, in_c, "time_s")}
+
+
+def trial_summary(df: pd.DataFrame, x: str, y: str | None = None, onset: float = ONSET) -> pd.DataFrame:
+    """One row per trial: its cell, status, error, secondary quantities (sigma, ...), ceiling (gt_*), last
+    evaluation, steps/seconds to C, onsets, coupling and learning order (analysis/onsets.py)."""
+    keys = cell_keys(x, y)
+    df = check_table(df, tuple(keys))
+    secondary = {name: column for name, column in SECONDARY.items() if column in df.columns}
     rows = []
     for trial_id, t in df.groupby("trial_id", sort=False):
         t = t.sort_values("step", na_position="first", kind="stable")
         evals = t[t["step"].notna()]
         first = t.iloc[0]
         row: dict[str, Any] = {
-            "trial_id": trial_id, x: first[x], y: first[y], "seed": first["seed"], "config_hash": first["config_hash"],
+            "trial_id": trial_id, **{k: first[k] for k in keys}, "seed": first["seed"],
+            "config_hash": first["config_hash"],
             # An error may be recorded after evaluations: it decides the trial's status.
             "status": ERROR if (t["status"] == ERROR).any() else t["status"].iloc[-1],
             "error": next((e for e in t["error"] if e), ""), "trial_dir": first["trial_dir"], "n_evals": len(evals),
+            **{name: first[column] for name, column in secondary.items()},
+            **{c: _first_value(t[c]) for c in CEILING_COLUMNS},
+            **_final(evals),
         }
-        if len(evals):
-            last = evals.iloc[-1]
-            in_c = evals["phase"] == "C"
-            row.update({"step": last["step"], "time_s": last["time_s"], "phase": last["phase"],
-                        **{m: last[m] for m in FINAL_METRICS},
-                        "steps_to_C": _first_step(evals, in_c), "seconds_to_C": _first_step(evals, in_c, "time_s"),
-                        "onset_x": _first_step(evals, evals["acc_x"] >= onset),
-                        "onset_y": _first_step(evals, evals["acc_y"] >= onset)})
-        else:
-            row.update(dict.fromkeys(("step", "time_s", *FINAL_METRICS, *MEDIAN_OVER_SEEDS), math.nan), phase=math.nan)
-        row["sparse"], row["coupling"] = _coupling(first, row["onset_x"], row["onset_y"])
+        row.update(trial_learning(evals, first.get("data.spacing_x", math.nan), first.get("data.spacing_y", math.nan),
+                                  onset))
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def landscape(df: pd.DataFrame, x: str, y: str, onset: float = ONSET) -> pd.DataFrame:
-    """One row per grid cell (x, y), seeds aggregated as the module docstring says, in axis order (y, then x).
+def _spans(c: pd.DataFrame, keys: list[str]) -> dict[str, float]:
+    """``<name>_min``/``<name>_max`` over a cell's trials of each SECONDARY quantity that is not a cell key."""
+    out = {}
+    for name, column in SECONDARY.items():
+        if name in c.columns and column not in keys:
+            values = c[name].astype(float)
+            out[f"{name}_min"], out[f"{name}_max"] = values.min(), values.max()
+    return out
+
+
+def _learning(vote: pd.DataFrame) -> dict[str, Any]:
+    """A cell's learning order (most common over seeds), onset basis and the seed spread of its coupling."""
+    coupling = vote["coupling"].astype(float) if len(vote) else pd.Series(dtype=float)
+    return {"learning": modal_learning(vote["learning"]), "onset_basis": onset_basis(vote["onset_basis"]),
+            "coupling_min": coupling.min(), "coupling_max": coupling.max()}
+
+
+def voting(trials: pd.DataFrame) -> pd.DataFrame:
+    """The trials (rows of trial_summary) that vote for their cell: evaluated at least once and not failed."""
+    return trials[(trials["status"] != ERROR) & (trials["n_evals"] > 0)]
+
+
+def measurable_trials(trials: pd.DataFrame, cells: pd.DataFrame, x: str, y: str | None = None) -> pd.DataFrame:
+    """The voting trials of the measurable cells (landscape rows): the ones whose numbers every verdict reads."""
+    keys = cell_keys(x, y)
+    return voting(trials).merge(cells.loc[cells["measurable"].astype(bool), keys], on=keys, how="inner")
+
+
+def landscape(df: pd.DataFrame, x: str, y: str | None = None, onset: float = ONSET) -> pd.DataFrame:
+    """One row per grid cell (x, y), or per value of x when y is None, seeds aggregated as the module docstring
+    says, in axis order (y, then x).
 
     ``state``: done | partial (a trial still running or pending) | pending (no evaluation yet) | failed (every
     trial failed). ``n_completed`` counts COMPLETED or STOPPED trials, ``n_running`` RUNNING or PENDING ones,
-    ``n_error`` failed ones.
+    ``n_error`` failed ones. ``measurable``: False when the ceiling ``gt_acc`` is below CEILING_MIN.
     """
+    keys = cell_keys(x, y)
     trials = trial_summary(df, x, y, onset)
     rows = []
-    for (xv, yv), c in trials.groupby([x, y], dropna=False, sort=False):
-        vote = c[(c["status"] != ERROR) & (c["n_evals"] > 0)]
+    for values, c in trials.groupby(keys, dropna=False, sort=False):
+        vote = voting(c)
         n_error, n_running = int((c["status"] == ERROR).sum()), int(c["status"].isin(UNFINISHED).sum())
         state = "failed" if n_error == len(c) else "pending" if vote.empty else "partial" if n_running else "done"
+        # The ceiling belongs to the data and the evaluation conditions, not to training: every trial that
+        # recorded one counts, failed ones included.
+        ceiling = {m: c[m].astype(float).mean() for m in CEILING_COLUMNS}
         row: dict[str, Any] = {
-            x: xv, y: yv, "state": state, "n_trials": len(c), "n_completed": int(c["status"].isin(FINISHED).sum()),
-            "n_running": n_running, "n_error": n_error, "n_configs": c["config_hash"].nunique(),
+            **dict(zip(keys, values, strict=True)), "state": state, "n_trials": len(c),
+            "n_completed": int(c["status"].isin(FINISHED).sum()), "n_running": n_running, "n_error": n_error,
+            "n_configs": c["config_hash"].nunique(), **_spans(c, keys), **ceiling,
+            "measurable": not ceiling["gt_acc"] < CEILING_MIN,
             "phase": modal_phase(vote["phase"]),
             "share_C": float((vote["phase"] == "C").mean()) if len(vote) else math.nan,
             **{f"n_{p}": int((vote["phase"] == p).sum()) for p in PHASES},
             "step": vote["step"].max(), "reached_C": int(np.isfinite(vote["steps_to_C"].astype(float)).sum()),
+            **_learning(vote),
         }
         for m in FINAL_METRICS:
             row[m], row[f"{m}_std"] = vote[m].astype(float).mean(), vote[m].astype(float).std()
         for m in MEDIAN_OVER_SEEDS:
             row[m] = vote[m].astype(float).median()
         rows.append(row)
-    xs, ys = axis_values(trials[x]), axis_values(trials[y])
-    rows.sort(key=lambda r: (position(ys, r[y]), position(xs, r[x])))
+    orders = cell_orders(trials, x, y)
+    rows.sort(key=lambda r: cell_position(orders, [r[k] for k in keys])[::-1])
     return pd.DataFrame(rows)
 
 
 def _midpoint(a: Any, b: Any) -> float:
+    """(a + b) / 2 for two finite numbers; NaN otherwise (a boundary next to continuous data has no midpoint)."""
     numeric = all(isinstance(v, numbers.Real) and math.isfinite(v) for v in (a, b))
     return (a + b) / 2 if numeric else math.nan
 
 
-def phase_boundary(cells: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
-    """Neighbouring cells whose final phases differ, one row per pair.
+def phase_boundary(cells: pd.DataFrame, x: str, y: str | None = None) -> pd.DataFrame:
+    """Neighbouring measurable cells whose final phases differ, one row per pair.
 
-    Neighbours are consecutive cells, in axis order, of one row (crossing x) or column (crossing y) among the
-    cells that have a phase; failed or empty cells in between are skipped. Columns: ``along`` (the axis
-    crossed), ``at`` (the other axis' value), ``low``/``high`` (crossed-axis values either side),
-    ``phase_low``/``phase_high``, ``mid`` (midpoint of low and high; NaN unless both are finite numbers).
+    Neighbours are consecutive cells, in axis order, of one row (crossing x) or column (crossing y; none for a
+    one-axis landscape) among the cells that have a phase or are unmeasurable. Failed or empty cells in between
+    are skipped, so cells either side of them are compared; an unmeasurable cell breaks the line instead (its
+    phase is not known to be what it reads, so neither side of it is compared with the other). Columns:
+    ``along`` (the axis crossed), ``at`` (the other axis' value; NaN for one axis), ``low``/``high`` (crossed-axis
+    values either side), ``phase_low``/``phase_high``, ``mid`` (midpoint of low and high; NaN unless both are
+    finite numbers).
     """
     rows = []
-    known = cells[cells["phase"].notna()]
-    for along, other in ((x, y), (y, x)):
+    placed = cells[cells["phase"].notna() | ~cells["measurable"].astype(bool)]
+    for along, other in ((x, y), (y, x)) if y is not None else ((x, None),):
         order = axis_values(cells[along])
-        for at, line in known.groupby(other, dropna=False, sort=False):
+        lines = placed.groupby(other, dropna=False, sort=False) if other is not None else [(math.nan, placed)]
+        for at, line in lines:
             line = line.iloc[np.argsort([position(order, v) for v in line[along]], kind="stable")]
             for (_, a), (_, b) in zip(line.iloc[:-1].iterrows(), line.iloc[1:].iterrows(), strict=True):
-                if a["phase"] != b["phase"]:
+                if a["measurable"] and b["measurable"] and a["phase"] != b["phase"]:
                     rows.append({"along": along, "at": at, "low": a[along], "high": b[along],
                                  "phase_low": a["phase"], "phase_high": b["phase"],
                                  "mid": _midpoint(a[along], b[along])})
     return pd.DataFrame(rows, columns=["along", "at", "low", "high", "phase_low", "phase_high", "mid"])
 
 
-def phase_timeline(df: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
-    """Phase of each cell at each evaluation step (modal over its non-failed seeds): x, y, step, phase, n_seeds."""
-    df = check_table(df, (x, y))
+def phase_timeline(df: pd.DataFrame, x: str, y: str | None = None) -> pd.DataFrame:
+    """Phase of each cell at each evaluation step (modal over its non-failed seeds): the cell keys, step, phase,
+    n_seeds, in the landscape's cell order and then by step."""
+    keys = cell_keys(x, y)
+    df = check_table(df, tuple(keys))
     failed = set(df.loc[df["status"] == ERROR, "trial_id"])
     evals = df[df["step"].notna() & ~df["trial_id"].isin(failed)]
-    out = (evals.groupby([x, y, "step"], dropna=False, sort=False)
+    out = (evals.groupby([*keys, "step"], dropna=False, sort=False)
            .agg(phase=("phase", modal_phase), n_seeds=("phase", "size")).reset_index())
-    xs, ys = axis_values(df[x]), axis_values(df[y])
-    order = [(position(ys, b), position(xs, a), s) for a, b, s in zip(out[x], out[y], out["step"], strict=True)]
+    orders = cell_orders(df, x, y)
+    order = [(*cell_position(orders, values)[::-1], step)
+             for *values, step in zip(*(out[k] for k in keys), out["step"], strict=True)]
     return out.iloc[sorted(range(len(out)), key=order.__getitem__)].reset_index(drop=True)

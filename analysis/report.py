@@ -7,19 +7,20 @@ failed trials are reported as such: partial cells carry '*', failed ones are hat
 from __future__ import annotations
 
 import html
-import math
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from analysis.heatmaps import plot_metric_map, plot_phase_map, plot_steps_map
-from analysis.landscape import choose_axes, landscape, phase_boundary, phase_timeline, trial_summary
+from analysis.landscape import cell_keys, landscape, phase_boundary, phase_timeline, sweep_axes, trial_summary
+from analysis.learning_plots import has_imbalance, plot_acc_along, plot_onset_scatter, plot_onsets_along
 from analysis.page import figure, page
-from analysis.plots import cell_label, plot_latents, plot_learning_curves, plot_phase_strips, plot_samples
+from analysis.plots import plot_latents, plot_learning_curves, plot_phase_strips, plot_samples, row_label
 from analysis.results import load_evals, load_results
-from analysis.style import axis_label, fmt_steps, fmt_value
-from model.definitions import COUPLED_MAX, ERROR, UNFINISHED
+from analysis.style import SECONDARY_SYMBOLS, axis_label, fmt_span, fmt_steps, fmt_value, secondary_names
+from analysis.summary import summarize
+from model.definitions import CEILING_MIN, COUPLED_MAX, ERROR
 
 
 def example_trials(trials: pd.DataFrame) -> list[pd.Series]:
@@ -32,31 +33,52 @@ def example_trials(trials: pd.DataFrame) -> list[pd.Series]:
     return examples
 
 
-def _figures(sweep_dir: Path, out: Path, df: pd.DataFrame, trials: pd.DataFrame, cells: pd.DataFrame,
-             boundary: pd.DataFrame, x: str, y: str) -> list[tuple[Path, str]]:
-    """Write every figure; returns (path, caption) in reading order."""
-    figures = [
-        (plot_phase_map(cells, boundary, x, y, out / "phase_map.png"),
-         "Final phase per cell (most common over seeds; ties go to the less advanced phase), with the share of "
-         "seeds in C and the phase boundary."),
-        (plot_metric_map(cells, boundary, x, y, "acc", out / "acc_map.png", "final acc"),
-         "Final accuracy: share of samples with one bump within tol of its target."),
-        (plot_steps_map(cells, boundary, x, y, out / "steps_to_C_map.png"),
-         "Training steps until an evaluation first found phase C (median over seeds; 'never' once half never did)."),
-        (plot_phase_strips(phase_timeline(df, x, y), cells, x, y, out / "phase_strips.png"),
-         "Phase at each evaluation, one row per cell."),
-        (plot_learning_curves(df, trials, cells, x, y, out / "learning_curves.png"),
-         "acc_x and acc_y over training with their onsets; under imbalanced data a coupling near 1 means x and y "
-         "are learned together (not factorized)."),
-    ]
+PHASE_CAPTION = ("Final phase per cell (most common over seeds; ties go to the less advanced phase), with the share "
+                 f"of seeds in C and the phase boundary. Hatched: failed, or unmeasurable (the detector scores "
+                 f"noise-free images below {CEILING_MIN:g} there; ceiling printed).")
+STEPS_CAPTION = ("Training steps until an evaluation first found phase C (median over seeds; 'never' once half "
+                 "never did).")
+STRIPS_CAPTION = "Phase at each evaluation, one row per cell."
+CURVES_CAPTION = ("acc_x and acc_y over training with their onsets, on the training lattice (solid/dashed) and off "
+                  "it (dotted) where recorded; under imbalanced data a coupling near 1 means x and y are learned "
+                  "together.")
+
+
+def _grid_figures(out: Path, cells: pd.DataFrame, boundary: pd.DataFrame, x: str, y: str) -> list[tuple[Path, str]]:
+    """The maps of a two-axis landscape: final phase, final acc, steps to C."""
+    return [(plot_phase_map(cells, boundary, x, y, out / "phase_map.png"), PHASE_CAPTION + " Each cell shows its σ."),
+            (plot_metric_map(cells, boundary, x, y, "acc", out / "acc_map.png", "final acc"),
+             "Final accuracy: share of samples with one bump within tol of its target (off-lattice conditions)."),
+            (plot_steps_map(cells, boundary, x, y, out / "steps_to_C_map.png"), STEPS_CAPTION)]
+
+
+def _along_figures(out: Path, trials: pd.DataFrame, cells: pd.DataFrame, boundary: pd.DataFrame,
+                   x: str) -> list[tuple[Path, str]]:
+    """The figures of a one-axis landscape, drawn along its key: final phase strip, final accuracies, onsets and
+    coupling, steps to C."""
+    return [(plot_phase_map(cells, boundary, x, None, out / "phase_map.png"),
+             PHASE_CAPTION + " Below each value: the density, overlap, spacing ratio and σ that follow from it."),
+            (plot_acc_along(cells, x, out / "acc_along.png"),
+             "Final acc, acc_x and acc_y along the key (mean ± std over seeds): on the training lattice and off it "
+             "(random points between the training rows), with the detector's ceiling."),
+            (plot_onsets_along(trials, cells, x, out / "onsets_along.png"),
+             "When each axis was learned (first step with acc ≥ 0.5), per seed, on the lattice and off it; below, the "
+             f"coupling per seed (about 1: learned together; the band: within ×{COUPLED_MAX:g})."),
+            (plot_steps_map(cells, boundary, x, None, out / "steps_to_C_map.png"), STEPS_CAPTION)]
+
+
+def _example_figures(sweep_dir: Path, out: Path, df: pd.DataFrame, trials: pd.DataFrame, x: str,
+                     y: str | None) -> list[tuple[Path, str]]:
+    """Probe latents and samples of one example trial per final phase (from their saved evaluations)."""
+    figures = []
     for t in example_trials(trials):
         evals = load_evals(sweep_dir, t)
         if not evals:
             continue
-        phase, label = t["phase"], cell_label(x, y, t[x], t[y])
+        phase = t["phase"]
         rows = df[(df["trial_id"] == t["trial_id"]) & df["step"].notna()]
         notes = {int(r["step"]): f"{r['phase']}, R² x {r['r2_x']:.2f} y {r['r2_y']:.2f}" for _, r in rows.iterrows()}
-        title = f"trial {t['trial_id'][:8]} ({label}), final phase {phase}"
+        title = f"trial {t['trial_id'][:8]} ({row_label(t, x, y)}), final phase {phase}"
         figures.append((plot_latents(evals, out / f"latents_{phase}.png", f"probe latents (PCA): {title}", notes),
                         f"Representation of an example trial ending in phase {phase}: PC1/PC2 of the probe "
                         "activations over a grid of (x, y), coloured by x (top) and y (bottom)."))
@@ -67,83 +89,19 @@ def _figures(sweep_dir: Path, out: Path, df: pd.DataFrame, trials: pd.DataFrame,
     return figures
 
 
-def _n(count: int, noun: str) -> str:
-    return f"{count} {noun}" + ("" if count == 1 else "s")
-
-
-def _where(edges: pd.DataFrame, axis: str) -> str:
-    """Where the crossed axis changes phase: '≈ midpoint(s)', or 'between a and b' where no midpoint exists."""
-    parts = []
-    mids = edges["mid"].astype(float).dropna()
-    if len(mids):
-        lo, hi = mids.min(), mids.max()
-        parts.append(f"≈ {lo:.3g}" if math.isclose(lo, hi, rel_tol=0.05) else f"≈ {lo:.3g}–{hi:.3g}")
-    open_ended = edges[edges["mid"].isna()]
-    parts += list(dict.fromkeys(f"between {fmt_value(axis, a)} and {fmt_value(axis, b)}"
-                                for a, b in zip(open_ended["low"], open_ended["high"], strict=True)))[:3]
-    return " and ".join(parts)
-
-
-def summarize(manifest: dict[str, Any], trials: pd.DataFrame, cells: pd.DataFrame, boundary: pd.DataFrame,
-              x: str, y: str) -> list[str]:
-    """The findings in words, as Markdown lines."""
-    name = manifest.get("name", "sweep")
-    total = manifest.get("trials_total") or len(trials)
-    running = int(trials["status"].isin(UNFINISHED).sum())
-    lines = [f"# Sweep report: {name}", ""]
-    if not manifest.get("finished", False) or running:
-        lines.append(f"- **Partial results**: the sweep is not finished (manifest finished="
-                     f"{str(manifest.get('finished', False)).lower()}; {_n(running, 'trial')} running or pending; "
-                     f"{len(trials)}/{total} trials reported). Cells marked * hold running trials.")
-    else:
-        lines.append(f"- Complete: {len(trials)}/{total} trials reported.")
-    seeds = cells["n_trials"]
-    per_cell = f"{seeds.min()}" if seeds.min() == seeds.max() else f"{seeds.min()}–{seeds.max()}"
-    lines.append(f"- Grid: x = {x}, y = {y}; {len(cells)} cells, {per_cell} trials each; a cell's "
-                 f"phase is the most common final phase over its seeds (ties go to the less advanced phase).")
-    phases = cells["phase"].value_counts()
-    counts = ", ".join(f"{p} {phases.get(p, 0)}" for p in ("A", "B", "C"))
-    states = cells["state"].value_counts()
-    lines.append(f"- Phase C reached in {phases.get('C', 0)}/{len(cells)} cells (final phases: {counts}; "
-                 f"{_n(states.get('failed', 0), 'failed cell')}, {states.get('pending', 0)} pending).")
-
-    to_c = boundary[(boundary["phase_low"] == "C") != (boundary["phase_high"] == "C")]
-    edges, kind = (to_c, "to phase C") if len(to_c) else (boundary, "between phases")
-    if len(edges):
-        parts = [f"along {axis} {_where(e, axis)}" for axis, e in edges.groupby("along", sort=False)]
-        lines.append(f"- Boundary {kind}: {'; '.join(parts)} ({len(edges)} neighbouring cell pairs).")
-    else:
-        lines.append("- No phase boundary: every cell with results ends in the same phase.")
-
-    reached = cells[cells["steps_to_C"].astype(float).apply(math.isfinite)]
-    if len(reached):
-        best = reached.loc[reached["steps_to_C"].idxmin()]
-        lines.append(f"- Fastest to C: {cell_label(x, y, best[x], best[y])} after {fmt_steps(best['steps_to_C'])} "
-                     f"steps ({best['seconds_to_C']:.0f} s; median over seeds).")
-
-    imbalanced = cells[cells["coupling"].notna()]
-    if (trials["sparse"] != "").any():
-        if len(imbalanced):
-            c = float(imbalanced["coupling"].median())
-            verdict = ("sparse axis not learned by the last evaluation" if math.isinf(c)
-                       else "coupled" if c <= COUPLED_MAX else "factorized")
-            lines.append(f"- x/y coupling {c:.2g} → {verdict} (onset of the sparse axis / onset of the dense axis, "
-                         f"median over {_n(len(imbalanced), 'imbalanced cell')}; ≤ {COUPLED_MAX:g} counts as coupled).")
-        else:
-            lines.append("- x/y coupling: not measurable yet (neither axis reached acc ≥ 0.5).")
-
-    failed = trials[trials["status"] == ERROR]
-    if len(failed):
-        n_cells = failed.groupby([x, y], dropna=False).ngroups
-        lines.append(f"- Failed: {_n(len(failed), 'trial')} in {_n(n_cells, 'cell')} "
-                     "(hatched or ✗ in the figures; listed at the end of report.html):")
-        for _, t in failed.head(5).iterrows():
-            lines.append(f"  - {t['trial_id'][:8]} ({cell_label(x, y, t[x], t[y])}): {t['error'][:160] or 'no reason'}")
-    pooled = cells[cells["n_configs"] > 1]
-    if len(pooled):
-        lines.append(f"- Note: trials of different configs (not just seeds) share a cell in {_n(len(pooled), 'cell')}; "
-                     "pass --x/--y to map the axes that differ.")
-    return lines
+def _figures(sweep_dir: Path, out: Path, df: pd.DataFrame, trials: pd.DataFrame, cells: pd.DataFrame,
+             boundary: pd.DataFrame, x: str, y: str | None) -> list[tuple[Path, str]]:
+    """Write every figure; returns (path, caption) in reading order."""
+    figures = (_along_figures(out, trials, cells, boundary, x) if y is None
+               else _grid_figures(out, cells, boundary, x, y))
+    figures += [(plot_phase_strips(phase_timeline(df, x, y), cells, x, y, out / "phase_strips.png"), STRIPS_CAPTION),
+                (plot_learning_curves(df, trials, cells, x, y, out / "learning_curves.png"), CURVES_CAPTION)]
+    if has_imbalance(trials):
+        figures.append((plot_onset_scatter(trials, cells, x, y, out / "onset_scatter.png"),
+                        "onset_y against onset_x per trial, coloured by spacing ratio: on the diagonal x and y were "
+                        f"learned at the same step (coupled within the grey band, ×{COUPLED_MAX:g}); above it y was "
+                        "learned later, below it x. Left: on the training lattice (the onsets used); right: off it."))
+    return figures + _example_figures(sweep_dir, out, df, trials, x, y)
 
 
 def _md_to_html(lines: list[str]) -> str:
@@ -158,26 +116,50 @@ def _md_to_html(lines: list[str]) -> str:
     return "<ul>" + "".join(items) + "</ul>"
 
 
-def _table(cells: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
-    def pm(m: str) -> pd.Series:
-        return cells.apply(lambda c: "" if pd.isna(c[m]) else f"{c[m]:.2f}" + (
-            "" if pd.isna(c[f"{m}_std"]) else f" ± {c[f'{m}_std']:.2f}"), axis=1)
+def _mean_std(cells: pd.DataFrame, m: str) -> list[str]:
+    """'0.70 ± 0.14' per cell ('' when unknown, no ± for one seed)."""
+    return ["" if pd.isna(c[m]) else f"{c[m]:.2f}" + ("" if pd.isna(c[f"{m}_std"]) else f" ± {c[f'{m}_std']:.2f}")
+            for _, c in cells.iterrows()]
 
-    return pd.DataFrame({
-        axis_label(x): [fmt_value(x, v) for v in cells[x]], axis_label(y): [fmt_value(y, v) for v in cells[y]],
-        "state": cells["state"], "phase": cells["phase"].fillna(""),
+
+def _coupling_cell(c: pd.Series) -> str:
+    """A cell's median coupling with its seed range, e.g. '1.5 (1.2–1.8)'."""
+    if pd.isna(c["coupling"]):
+        return ""
+    spread = "" if c["coupling_min"] == c["coupling_max"] else f" ({c['coupling_min']:.2g}–{c['coupling_max']:.2g})"
+    return f"{c['coupling']:.2g}{spread}"
+
+
+def _table(cells: pd.DataFrame, x: str, y: str | None) -> pd.DataFrame:
+    """The landscape as shown in report.html: cell keys, secondary quantities (σ, ...), state and phase (noting
+    unmeasurable cells), ceiling, seeds, final metrics ± std, steps to C, onsets on and off the lattice, coupling."""
+    differ, same = secondary_names(cells)
+    table = {axis_label(k): [fmt_value(k, v) for v in cells[k]] for k in cell_keys(x, y)}
+    for name in (n for n in SECONDARY_SYMBOLS if n in differ or (n == "sigma" and n in same)):  # σ always
+        table[SECONDARY_SYMBOLS[name]] = [fmt_span(name, lo, hi, symbol=False)
+                                          for lo, hi in zip(cells[f"{name}_min"], cells[f"{name}_max"], strict=True)]
+    table |= {
+        "state": cells["state"],
+        "phase": [("" if pd.isna(p) else p) + ("" if m else " (unmeasurable)")
+                  for p, m in zip(cells["phase"], cells["measurable"], strict=True)],
+        "ceiling": cells["gt_acc"].map(lambda v: "" if pd.isna(v) else f"{v:.2f}"),
         "seeds in C": [f"{c} / {a + b + c}" for a, b, c in zip(cells["n_A"], cells["n_B"], cells["n_C"], strict=True)],
         "trials (failed)": [f"{n} ({e})" for n, e in zip(cells["n_trials"], cells["n_error"], strict=True)],
-        "acc": pm("acc"), "acc_x": pm("acc_x"), "acc_y": pm("acc_y"),
-        "steps to C": cells["steps_to_C"].map(fmt_steps), "seconds to C": cells["seconds_to_C"].map(fmt_steps),
-        "r2_x": pm("r2_x"), "r2_y": pm("r2_y"), "additivity": pm("additivity"),
-        "orthogonality": pm("orthogonality"),
-        "coupling": cells["coupling"].map(lambda v: "" if pd.isna(v) else f"{v:.2g}"),
-    })
+    }
+    metrics = ["acc", "acc_x", "acc_y"]
+    if cells["lattice_acc_x"].notna().any():
+        metrics += ["lattice_acc_x", "lattice_acc_y"]
+    table |= {m: _mean_std(cells, m) for m in metrics}
+    table |= {"steps to C": cells["steps_to_C"].map(fmt_steps), "seconds to C": cells["seconds_to_C"].map(fmt_steps)}
+    table |= {m: _mean_std(cells, m) for m in ("r2_x", "r2_y", "additivity", "orthogonality")}
+    table |= {m.replace("_off", " off lattice"): cells[m].map(fmt_steps)
+              for m in ("onset_x", "onset_y", "onset_x_off", "onset_y_off")}
+    table |= {"coupling (seeds)": [_coupling_cell(c) for _, c in cells.iterrows()], "learning": cells["learning"]}
+    return pd.DataFrame(table)
 
 
 def render_html(manifest: dict[str, Any], summary: list[str], figures: list[tuple[Path, str]], cells: pd.DataFrame,
-                trials: pd.DataFrame, x: str, y: str) -> str:
+                trials: pd.DataFrame, x: str, y: str | None) -> str:
     """The self-contained HTML page of a sweep report: manifest details, the ``summary`` lines,
     ``figures`` as (PNG path, caption), the landscape table of ``cells`` on axes ``x`` and ``y``, failed ``trials``."""
     name = html.escape(str(manifest.get("name", "sweep")))
@@ -191,8 +173,8 @@ def render_html(manifest: dict[str, Any], summary: list[str], figures: list[tupl
              f'<div class="scroll">{_table(cells, x, y).to_html(index=False, escape=True)}</div>']
     failed = trials[trials["status"] == ERROR]
     if len(failed):
-        listing = pd.DataFrame({"trial": failed["trial_id"], axis_label(x): failed[x].map(lambda v: fmt_value(x, v)),
-                                axis_label(y): failed[y].map(lambda v: fmt_value(y, v)), "error": failed["error"]})
+        keys = {axis_label(k): [fmt_value(k, v) for v in failed[k]] for k in cell_keys(x, y)}
+        listing = pd.DataFrame({"trial": failed["trial_id"], **keys, "error": failed["error"]})
         body += ["<h2>Failed trials</h2>", listing.to_html(index=False, escape=True, classes="failed")]
     return page(f"phasescape report: {manifest.get('name', 'sweep')}", body)
 
@@ -200,12 +182,13 @@ def render_html(manifest: dict[str, Any], summary: list[str], figures: list[tupl
 def write_report(sweep_dir: Path, out_dir: Path | None = None, x: str | None = None, y: str | None = None) -> Path:
     """Write report.html, the PNGs, landscape.csv and summary.md for a sweep folder; returns report.html's path.
 
-    Axes default to density x overlap when both vary, else the manifest's swept axes, else whatever varies.
+    A sweep that varies one key is drawn along it (``--x`` may name another column to draw along); otherwise the
+    axes default to density x overlap when both vary, else the manifest's swept axes, else whatever varies.
     Raises ReportError for bad input (missing files or columns, unknown axes).
     """
     sweep_dir = Path(sweep_dir)
     df, manifest = load_results(sweep_dir)
-    x, y = choose_axes(df, manifest.get("axes") or (), x, y)
+    x, y = sweep_axes(df, manifest.get("axes") or (), x, y)
     trials = trial_summary(df, x, y)
     cells = landscape(df, x, y)
     boundary = phase_boundary(cells, x, y)

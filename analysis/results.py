@@ -6,6 +6,7 @@ Every check raises ``ReportError`` naming the file or column and the fix, so the
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,24 @@ from model.definitions import (
 
 # Probe scores and provenance are shown when present; an older or hand-made table may lack them.
 OPTIONAL_TEXT = ("config_hash", "error", "trial_dir")
+# The detector's score on the noise-free images of a trial's own evaluation conditions (its ceiling; one value per
+# trial, repeated in each of its rows), and the sample metrics scored at conditions on the training lattice. Both
+# are absent from older tables, the lattice scores also from trials without a lattice: then they read NaN.
+CEILING_COLUMNS = ("gt_frac_single", "gt_acc", "gt_acc_x", "gt_acc_y")
+LATTICE_COLUMNS = ("lattice_frac_single", "lattice_acc", "lattice_acc_x", "lattice_acc_y")
+OPTIONAL_METRICS = (*PROBE_METRICS, *CEILING_COLUMNS, *LATTICE_COLUMNS)
+ANALYSIS_DERIVED = ("ratio",)  # derived here from the config columns (spacing_ratio), mappable like density
+
+
+def spacing_ratio(spacing_x: float, spacing_y: float) -> float:
+    """The larger lattice spacing / the smaller one; spacing 0 (continuous) is the densest, so (0, s > 0) gives
+    inf and (0, 0) gives 1 (balanced); NaN when a spacing is unknown."""
+    if math.isnan(spacing_x) or math.isnan(spacing_y):
+        return math.nan
+    low, high = sorted((spacing_x, spacing_y))
+    if high == 0:
+        return 1.0
+    return math.inf if low == 0 else high / low
 
 
 def _tidy(value: float) -> float:
@@ -36,7 +55,8 @@ def check_table(df: pd.DataFrame, columns: tuple[str, ...] = ()) -> pd.DataFrame
     """A copy of a results table with its columns and values checked, numbers parsed, optional columns filled.
 
     Before any trial has evaluated, the store writes no metric columns at all: those become empty. Once
-    ``step`` exists, every metric column must too.
+    ``step`` exists, every metric column must too. Optional metric columns (probe, ceiling, lattice scores) that an
+    older table lacks become NaN; ``ratio`` (``spacing_ratio``) is added when both spacings are columns.
     """
     df = df.copy()
     if "step" not in df.columns:
@@ -54,13 +74,17 @@ def check_table(df: pd.DataFrame, columns: tuple[str, ...] = ()) -> pd.DataFrame
     bad = sorted(set(df["phase"].dropna()) - set(PHASES))
     if bad:
         raise ReportError(f"phase: unknown value {bad[0]!r}; expected A, B or C (or empty before any evaluation)")
-    for column in PROBE_METRICS:
+    for column in OPTIONAL_METRICS:
         if column not in df.columns:
             df[column] = np.nan
-    for column in (*REQUIRED_METRICS, *PROBE_METRICS):  # JSON lines carry NaN as null and infinities as "inf"
+    for column in (*REQUIRED_METRICS, *OPTIONAL_METRICS):  # JSON lines carry NaN as null and infinities as "inf"
         df[column] = pd.to_numeric(df[column], errors="coerce")
+    if {"data.spacing_x", "data.spacing_y"} <= set(df.columns):
+        spacings = (pd.to_numeric(df[f"data.spacing_{a}"], errors="coerce") for a in "xy")
+        df["ratio"] = [spacing_ratio(sx, sy) for sx, sy in zip(*spacings, strict=True)]
+    mapped = (*DERIVED, *ANALYSIS_DERIVED)
     for column in df.columns:
-        if (column.startswith(CONFIG_SECTIONS) or column in DERIVED) and pd.api.types.is_float_dtype(df[column]):
+        if (column.startswith(CONFIG_SECTIONS) or column in mapped) and pd.api.types.is_float_dtype(df[column]):
             df[column] = df[column].map(_tidy)
     if "seed" not in df.columns:
         df["seed"] = np.nan

@@ -43,5 +43,5 @@ REQUIRED_METRICS = ("step", "time_s", "frac_single", "acc", "acc_x", "acc_y")  #
 # --- the landscape -------------------------------------------------------------------------------------------
 
 ONSET = 0.5  # onset_x (onset_y): first evaluated step with acc_x (acc_y) >= this
-COUPLED_MAX = 2.0  # coupling (sparse onset / dense onset) up to this counts as coupled learning
+COUPLED_MAX = 2.0  # onsets within this factor of each other (either way) count as coupled; beyond: sequential
 CEILING_MIN = 0.95  # a trial whose ceiling (acc of perfect samples, model/ceiling.py) is below this is unmeasurable

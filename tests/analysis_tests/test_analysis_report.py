@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from test_analysis_landscape import X, Y, failed, table, trial
+from test_analysis_landscape import X, Y, failed, imbalance_trial, table, trial
 
 from analysis import ReportError
 from analysis.report import write_report
@@ -114,8 +114,9 @@ def test_report_marks_partial_results_failed_cells_and_continuous_data(sweep, re
     assert cells.loc[cells["density"] == 0.25, "state"].item() == "failed"
     summary = (sweep / "report" / "summary.md").read_text()
     assert "Partial results" in summary and "4/5 trials reported" in summary and "1 trial running or pending" in summary
-    assert "TrainingDiverged" in summary and "Phase C reached in" in summary
-    assert "x/y coupling" in summary  # spacing_x != spacing_y: an imbalanced sweep
+    assert "TrainingDiverged" in summary and "Final phase C in" in summary
+    assert "x/y learning under imbalanced data" in summary  # spacing_x != spacing_y: an imbalanced sweep
+    assert "Detector ceiling not recorded" in summary  # the micro trials write no gt_* columns yet
     html = (sweep / "report" / "report.html").read_text()
     assert "∞ (continuous)" in html and "Failed trials" in html
 
@@ -159,9 +160,71 @@ def test_summary_states_the_findings_of_a_hand_built_sweep(tmp_path):
     write_report(tmp_path, tmp_path / "out")  # no evaluation files: the landscape figures alone
     summary = (tmp_path / "out" / "summary.md").read_text()
     assert "Complete: 7/7 trials reported" in summary and "6 cells, 1–2 trials each" in summary
-    assert "Phase C reached in 3/6 cells (final phases: A 1, B 2, C 3; 0 failed cells, 0 pending)" in summary
+    assert "Final phase C in 3 of 6 measurable cells with results (A 1, B 2, C 3)." in summary
     assert ("Boundary to phase C: along density ≈ 0.625 and between 1 and ∞ (continuous); along overlap ≈ 0.3 "
             "(3 neighbouring cell pairs)") in summary
-    assert "x/y coupling 1 → coupled" in summary
+    assert "coupled in 6 of 6 imbalanced measurable cells" in summary  # onsets 200 and 200 everywhere
     assert "Failed: 1 trial in 1 cell" in summary
-    assert {p.name for p in (tmp_path / "out").glob("*.png")} == set(FIGURES)
+    assert {p.name for p in (tmp_path / "out").glob("*.png")} == {*FIGURES, "onset_scatter.png"}
+
+
+def write_sweep(folder, df, name, axes, trials_total=None):
+    """A sweep folder from a synthetic results table: results.parquet and a finished manifest (no evals files)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    df.to_parquet(folder / "results.parquet")
+    manifest = {"name": name, "axes": axes, "finished": True, "trials_total": trials_total or df["trial_id"].nunique()}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return folder
+
+
+def grid_with_unmeasurable_cell():
+    """density x overlap, 3 x 2, two seeds per cell, sigma per cell as density and overlap set it; the narrowest
+    bump (σ 0.4) has a detector ceiling of 0.46 and one cell's trials all failed."""
+    rows = []
+    for k, ((d, o), (phases, sigma, gt)) in enumerate({
+            (0.25, 0.1): ("AAB", 1.2, 0.99), (0.5, 0.1): ("ABC", 0.4, 0.46), (1.0, 0.1): ("ABC", 0.6, 0.98),
+            (0.25, 0.5): ("ABB", 2.0, 0.99), (0.5, 0.5): ("BCC", 1.0, 0.97), (1.0, 0.5): ("ABC", 0.8, 0.99)}.items()):
+        for seed in (0, 1):
+            rows.append(trial(f"t{k}{seed}", (d, o), phases, seed, gt=gt, sigma=sigma, acc_x=[0.2, 0.6, 0.9],
+                              acc_y=[0.1, 0.5, 0.8], lattice=([0.3, 0.7, 0.9], [0.2, 0.6, 0.9])))
+    return table(*rows, failed("f", (2.0, 0.1)), failed("g", (2.0, 0.1)))
+
+
+def imbalance_sweep_table():
+    """A one-axis sweep of data.spacing_y (1, 2, 4, 8) at data.spacing_x 0.5, two seeds each, with lattice scores
+    and a ceiling: coupled, coupled, sequential (never right between the rows), sparse axis never learned."""
+    onsets = {1.0: ((200, 200), (200, 300)), 2.0: ((200, 300), (300, 500)), 4.0: ((100, 500), (100, 700)),
+              8.0: ((100, None), (200, None))}
+    return table(*(imbalance_trial(f"s{sy}-{seed}", sy, seed, ox, oy, off=(ox, None) if sy >= 4 else None, gt=0.99)
+                   for sy, pair in onsets.items() for seed, (ox, oy) in enumerate(pair)))
+
+
+def test_report_of_a_grid_hatches_the_unmeasurable_cell_and_shows_sigma(tmp_path):
+    sweep = write_sweep(tmp_path / "grid", grid_with_unmeasurable_cell(), "grid", [X, Y])
+    write_report(sweep)
+    out = sweep / "report"
+    assert {p.name for p in out.glob("*.png")} == set(FIGURES)
+    cells = pd.read_csv(out / "landscape.csv")
+    assert cells.loc[~cells["measurable"], ["density", "overlap", "gt_acc"]].values.tolist() == [[0.5, 0.1, 0.46]]
+    assert {"sigma_min", "sigma_max", "lattice_acc_x", "onset_x_off", "coupling_min"} <= set(cells.columns)
+    summary = (out / "summary.md").read_text()
+    assert "1 cell unmeasurable" in summary and "density 0.5, overlap 0.1 (σ 0.4, ceiling 0.46)" in summary
+    html = (out / "report.html").read_text()
+    assert "<th>σ</th>" in html and "<th>ceiling</th>" in html and "C (unmeasurable)" in html
+
+
+def test_report_of_a_one_axis_imbalance_sweep_is_drawn_along_its_key(tmp_path):
+    sweep = write_sweep(tmp_path / "imbalance", imbalance_sweep_table(), "imbalance", ["data.spacing_y"])
+    write_report(sweep)
+    out = sweep / "report"
+    assert {p.name for p in out.glob("*.png")} == {"phase_map.png", "acc_along.png", "onsets_along.png",
+                                                   "steps_to_C_map.png", "phase_strips.png", "learning_curves.png",
+                                                   "onset_scatter.png"}
+    cells = pd.read_csv(out / "landscape.csv")
+    assert list(cells["data.spacing_y"]) == [1, 2, 4, 8] and list(cells["ratio_min"]) == [2, 4, 8, 16]
+    assert list(cells["learning"]) == ["coupled", "coupled", "sequential", "sparse never"]
+    summary = (out / "summary.md").read_text()
+    assert "- One swept key, data.spacing_y: 4 cells (one per value), 2 trials each" in summary
+    assert "sparse axis (y) never reached acc 0.5 on its own training rows by step 800 (2 of 2 seeds)" in summary
+    html = (out / "report.html").read_text()
+    assert "<th>coupling (seeds)</th>" in html and "<th>ratio</th>" in html
