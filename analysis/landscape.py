@@ -9,8 +9,9 @@ that key. Definitions (docs/definitions.md), over the seeds of a cell:
 - acc, acc_x, acc_y, lattice_*, r2_x, r2_y, additivity, orthogonality: value at the last evaluation; mean and
   sample standard deviation (``*_std``, NaN for one seed) over seeds.
 - onsets, coupling and learning order: analysis/onsets.py; medians over seeds, the learning order most common.
-- ceiling ``gt_acc``: mean over the cell's trials of the detector's score on noise-free images of their evaluation
-  conditions (NaN when not recorded); the cell is ``measurable`` unless gt_acc < CEILING_MIN. Unmeasurable cells
+- ceiling ``gt_acc``: mean over the cell's trials of the detector's score on the true images (with sampler-level
+  noise, model/ceiling.py) of their evaluation conditions (NaN when not recorded); the cell is ``measurable``
+  unless gt_acc < CEILING_MIN. Unmeasurable cells
   keep their numbers but are no side of a phase boundary.
 - ``sigma_min``/``sigma_max`` (and density, overlap, ratio when they are no axis): the span of the quantity over
   the cell's trials, equal unless the cell pools different configs.

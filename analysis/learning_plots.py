@@ -54,7 +54,7 @@ def _series(ax: Axes, cells: pd.DataFrame, xs: list[Any], x: str, column: str, o
 
 def plot_acc_along(cells: pd.DataFrame, x: str, path: Path) -> Path:
     """Final acc, acc_x and acc_y along a one-axis key: on the training lattice (solid, filled) and off it (dashed,
-    hollow), mean ± std over seeds, with the detector's ceiling (its score on noise-free images) when recorded."""
+    hollow), mean ± std over seeds, with the detector's ceiling (its score on perfect samples) when recorded."""
     fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(cells) + 3.0), 4.2))
     xs = _along(ax, cells, x)
     lattice = cells["lattice_acc_x"].notna().any()
@@ -71,7 +71,7 @@ def plot_acc_along(cells: pd.DataFrame, x: str, path: Path) -> Path:
     if cells["gt_acc"].notna().any():
         ceiling = [position(xs, v) for v in cells[x]]
         ax.scatter(ceiling, cells["gt_acc"], marker="_", s=600, color="0.5", zorder=1,
-                   label="ceiling (acc on noise-free images)")
+                   label="ceiling (acc of perfect samples)")
     ax.set_ylim(-0.03, 1.05)
     ax.set_ylabel("final accuracy (within tol)")
     ax.set_title("final accuracy along the swept key (mean ± std over seeds)", fontsize=10)

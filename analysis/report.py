@@ -35,7 +35,7 @@ def example_trials(trials: pd.DataFrame) -> list[pd.Series]:
 
 PHASE_CAPTION = ("Final phase per cell (most common over seeds; ties go to the less advanced phase), with the share "
                  f"of seeds in C and the phase boundary. Hatched: failed, or unmeasurable (the detector scores "
-                 f"noise-free images below {CEILING_MIN:g} there; ceiling printed).")
+                 f"true images below {CEILING_MIN:g} there; ceiling printed).")
 STEPS_CAPTION = ("Training steps until an evaluation first found phase C (median over seeds; 'never' once half "
                  "never did).")
 STRIPS_CAPTION = "Phase at each evaluation, one row per cell."

@@ -26,7 +26,7 @@ from model.definitions import (
 
 # Probe scores and provenance are shown when present; an older or hand-made table may lack them.
 OPTIONAL_TEXT = ("config_hash", "error", "trial_dir")
-# The detector's score on the noise-free images of a trial's own evaluation conditions (its ceiling; one value per
+# The detector's score on the true images of a trial's own evaluation conditions (its ceiling; one value per
 # trial, repeated in each of its rows), and the sample metrics scored at conditions on the training lattice. Both
 # are absent from older tables, the lattice scores also from trials without a lattice: then they read NaN.
 CEILING_COLUMNS = ("gt_frac_single", "gt_acc", "gt_acc_x", "gt_acc_y")
