@@ -82,7 +82,8 @@ def grid_line(cells: pd.DataFrame, x: str, y: str | None) -> list[str]:
     rule = "a cell's phase is the most common final phase over its seeds (ties go to the less advanced phase)."
     if y is None:
         differ, same = secondary_names(cells)
-        follows = f"; {_join(differ)} change with it (shown beside each value)" if differ else ""
+        verb = "changes" if len(differ) == 1 else "change"
+        follows = f"; {_join(differ)} {verb} with it (shown beside each value)" if differ else ""
         fixed = [fmt_span(n, cells[f"{n}_min"].min(), cells[f"{n}_max"].max()) for n in same]
         fixed_text = f"; {', '.join(fixed)} throughout" if fixed else ""
         return [f"- One swept key, {x}: {_n(len(cells), 'cell')} (one per value), {per_cell} each"
