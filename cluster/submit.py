@@ -14,6 +14,10 @@ Results must land where every node sees them: ``--storage`` (or the spec's ``sto
 on a shared file system; a relative path would resolve inside the job's temporary
 working_dir on the head node, and is refused.
 
+A study's storage URL must not carry a password (the entrypoint is shown to everyone who can list jobs): ``submit``
+refuses it; the password goes to the nodes (PGPASSWORD, ~/.pgpass, or PHASESCAPE_STORAGE on the head). Whatever
+``submit`` and ``jobs`` print passes through ``shown`` (the token and, with ``hide_password``, any password masked).
+
 Token authentication: the token is sent as ``Authorization: Bearer`` and read from ``--token-file``,
 ``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH`` or ``~/.ray/auth_token`` (see cluster/auth.py); never from the command
 line, never printed, never put in the job's runtime_env.
