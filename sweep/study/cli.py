@@ -12,6 +12,7 @@ import sys
 import time
 
 from model.errors import UsageError
+from sweep.masking import has_password, hide_password
 
 
 def cmd_study(args: argparse.Namespace) -> int:
@@ -44,7 +45,6 @@ def cmd_study(args: argparse.Namespace) -> int:
 
 def warn_password_option(storage: str | None) -> None:
     """A password given in ``--storage`` is seen by ``ps`` and kept in shell history: say how to avoid it."""
-    from sweep.masking import has_password
     from sweep.study.storage import ENV
 
     if storage and has_password(storage):
@@ -57,7 +57,6 @@ def cmd_study_report(args: argparse.Namespace) -> int:
     """``phasescape study-report``: report a stored study; returns 0, bad input raises UsageError (exit status 2)."""
     import optuna
 
-    from sweep.masking import hide_password
     from sweep.study.report import write_report
     from sweep.study.spec import load_spec
     from sweep.study.storage import open_storage, storage_url, study_folder
