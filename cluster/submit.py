@@ -14,6 +14,10 @@ Results must land where every node sees them: ``--storage`` (or the spec's ``sto
 on a shared file system; a relative path would resolve inside the job's temporary
 working_dir on the head node, and is refused.
 
+A study's storage URL must not carry a password (the entrypoint is shown to everyone who can list jobs): ``submit``
+refuses it; the password goes to the nodes (PGPASSWORD, ~/.pgpass, or PHASESCAPE_STORAGE on the head). Whatever
+``submit`` and ``jobs`` print passes through ``shown`` (the token and, with ``hide_password``, any password masked).
+
 Token authentication: the token is sent as ``Authorization: Bearer`` and read from ``--token-file``,
 ``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH`` or ``~/.ray/auth_token`` (see cluster/auth.py); never from the command
 line, never printed, never put in the job's runtime_env.
@@ -43,6 +47,7 @@ from typing import Any
 
 from cluster.auth import Token, find_token, redact
 from model.errors import PhasescapeError, UsageError
+from sweep.masking import has_password, hide_password
 from sweep.specfile import load_yaml
 
 PACKAGES = ("model", "sweep", "analysis", "cluster")  # what `python -m sweep` needs on the cluster
@@ -137,8 +142,13 @@ def connect(address: str | None, token_file: str | None = None, timeout: float =
     return client, address, token
 
 
+def shown(text: str, token: Token | None) -> str:
+    """``text`` as it may be printed: the cluster's token and any password (``hide_password``) masked."""
+    return hide_password(redact(text, token))
+
+
 def _line(error: BaseException, token: Token | None = None) -> str:
-    text = redact(str(error), token).strip()
+    text = shown(str(error), token).strip()
     first = next((line.strip() for line in text.splitlines() if line.strip()), "")
     return f"{type(error).__name__}: {first}" if first else type(error).__name__
 
@@ -164,12 +174,30 @@ def shared_location(value: str, option: str) -> str:
     """An absolute path on a shared file system mounted on every node; relative paths and URIs are refused
     (trials write their folders with plain file I/O, so an object store must be mounted, e.g. with s3fs)."""
     if "://" in value:
-        raise UsageError(f"{option} {value!r}: URIs are not supported for results; mount the bucket on every node "
-                         f"(e.g. s3fs, gcsfuse) and pass its absolute path")
+        raise UsageError(f"{option} {hide_password(value)!r}: URIs are not supported for results; mount the bucket "
+                         f"on every node (e.g. s3fs, gcsfuse) and pass its absolute path")
     if not Path(value).expanduser().is_absolute() or value.startswith("~"):
-        raise UsageError(f"{option} {value!r}: relative; on a cluster results must go to a folder every node sees "
-                         f"(an absolute path on a shared file system, e.g. /mnt/shared/results); pass {option}")
+        raise UsageError(f"{option} {hide_password(value)!r}: relative; on a cluster results must go to a folder "
+                         f"every node sees (an absolute path on a shared file system, e.g. /mnt/shared/results); "
+                         f"pass {option}")
     return value
+
+
+def study_storage(args: argparse.Namespace, raw: dict[str, Any]) -> str | None:
+    """The study's storage URL for the entrypoint, or None (the job then uses $PHASESCAPE_STORAGE or SQLite).
+
+    The entrypoint and the staged spec are shown to (or downloadable by) everyone with access to the cluster, so a
+    URL with a password is refused, in ``--storage`` and in the spec's ``storage`` alike.
+    """
+    from sweep.study.storage import ENV
+
+    for option, url in (("--storage", args.storage), ("storage (in the spec)", raw.get("storage"))):
+        if isinstance(url, str) and has_password(url):
+            raise UsageError(f"{option} {hide_password(url)}: a password must not travel in the job (its entrypoint "
+                             f"and spec are shown to everyone who can list jobs); give the URL without ':***' and the "
+                             f"password in PGPASSWORD or ~/.pgpass on the cluster's nodes, or leave the URL out and "
+                             f"set {ENV} in the nodes' environment")
+    return args.storage or raw.get("storage")
 
 
 def validate_sweep(raw: dict[str, Any], path: Path) -> None:
@@ -216,7 +244,7 @@ def plan(args: argparse.Namespace) -> Plan:
                              "e.g. --results /mnt/shared/results")
         results_root = shared_location(args.results, "--results")
         entry = ["python", "-m", "sweep", "study", staged, "--results", results_root]
-        storage = args.storage or raw.get("storage")
+        storage = study_storage(args, raw)
         if storage:
             entry += ["--storage", storage]
         for option in ("n_trials", "workers"):
@@ -234,7 +262,7 @@ def plan(args: argparse.Namespace) -> Plan:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise UsageError(f"--env {pair!r}: expected KEY=VALUE")
-        if "TOKEN" in key.upper() or "PASSWORD" in key.upper() or "SECRET" in key.upper():
+        if "TOKEN" in key.upper() or "PASSWORD" in key.upper() or "SECRET" in key.upper() or has_password(value):
             raise UsageError(f"--env {key}: secrets must not travel in the job's runtime_env (it is shown by "
                              f"'ray job list'); give them to the cluster's nodes instead")
         env_vars[key] = value
@@ -270,7 +298,7 @@ def follow(client: Any, job_id: str, token: Token | None, out=None) -> int:
 
     async def tail() -> None:
         async for chunk in client.tail_job_logs(job_id):
-            out.write(redact(chunk, token))
+            out.write(shown(chunk, token))
             out.flush()
 
     with contextlib.suppress(Exception):  # the log stream broke (e.g. the head restarted): poll the status
@@ -302,10 +330,10 @@ def failure_reason(client: Any, job_id: str, info: Any, token: Token | None) -> 
         lines = [line.strip() for line in client.get_job_logs(job_id).splitlines() if line.strip()]
     except Exception:
         lines = []
-    last = redact(lines[-1], token) if lines else ""
+    last = shown(lines[-1], token) if lines else ""
     if code is not None:
         return f"the entrypoint exited with code {code}" + (f"; last log line: {last}" if last else "")
-    message = redact(info.message or "", token).strip().splitlines()
+    message = shown(info.message or "", token).strip().splitlines()
     return message[0] if message else (last or "no reason given")
 
 
@@ -383,7 +411,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     if args.logs:
         if args.follow:
             return follow(client, job_id, token)
-        sys.stdout.write(redact(client.get_job_logs(job_id), token))
+        sys.stdout.write(shown(client.get_job_logs(job_id), token))
         return 0
     jobs = sorted(client.list_jobs(), key=lambda j: j.start_time or 0)
     if not jobs:
@@ -391,7 +419,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
         return 0
     rows = [("SUBMISSION ID", "STATUS", "STARTED", "TIME", "ENTRYPOINT")]
     for j in jobs:
-        entry = redact(j.entrypoint or "", token)
+        entry = shown(j.entrypoint or "", token)
         rows.append((j.submission_id or j.job_id or "-", str(getattr(j.status, "value", j.status)),
                      _when(j.start_time), _duration(j), entry if len(entry) <= 70 else entry[:67] + "..."))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]

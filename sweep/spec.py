@@ -35,6 +35,7 @@ from model.ceiling import unmeasurable
 from model.config import PRESETS, Config, ConfigError, from_preset
 from model.definitions import CONVENIENCE_AXES
 from model.errors import UsageError
+from sweep.masking import hide_password
 from sweep.specfile import integer, integer_field, load_yaml
 
 SEARCH_TYPES = ("grid", "random", "optuna")
@@ -250,7 +251,8 @@ def check_storage(storage: str) -> None:
     """Raise UsageError unless ``storage`` is a local path whose nearest existing folder is
     writable (URIs are refused); creates nothing."""
     if "://" in storage:
-        raise _fail("storage", f"{storage!r}: URIs are not supported for results; mount the bucket and give a path")
+        raise _fail("storage", f"{hide_password(storage)!r}: URIs are not supported for results; mount the bucket "
+                               f"and give a path")
     path = Path(storage).expanduser().resolve()
     existing = path
     while not existing.exists():

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 import time
 
 from model.errors import UsageError
+from sweep.masking import has_password, hide_password
 
 
 def cmd_study(args: argparse.Namespace) -> int:
@@ -29,6 +31,7 @@ def cmd_study(args: argparse.Namespace) -> int:
             raise UsageError(f"--{option.replace('_', '-')}: must be >= 1, got {value}")
     spec = dataclasses.replace(spec, n_trials=args.n_trials or spec.n_trials, workers=args.workers or spec.workers)
     url = storage_url(spec, args.results, args.storage)
+    warn_password_option(args.storage)
     started = time.perf_counter()
     study = run_study(spec, url, args.results, min(spec.workers, spec.n_trials), args.address, not args.no_ray)
     for line in summary(study, spec, url, time.perf_counter() - started):
@@ -38,6 +41,16 @@ def cmd_study(args: argparse.Namespace) -> int:
 
         print(f"report: {write_report(study, spec, study_folder(args.results, spec.name) / 'report')}")
     return 0
+
+
+def warn_password_option(storage: str | None) -> None:
+    """A password given in ``--storage`` is seen by ``ps`` and kept in shell history: say how to avoid it."""
+    from sweep.study.storage import ENV
+
+    if storage and has_password(storage):
+        print(f"phasescape: warning: --storage holds a password, which ps and shell history show; set {ENV} to the "
+              f"URL instead, or give the URL without it and the password in PGPASSWORD or ~/.pgpass",
+              file=sys.stderr)
 
 
 def cmd_study_report(args: argparse.Namespace) -> int:
@@ -51,11 +64,12 @@ def cmd_study_report(args: argparse.Namespace) -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     spec = load_spec(args.spec)
     url = storage_url(spec, args.results, args.storage)
+    warn_password_option(args.storage)
     try:
         study = optuna.load_study(study_name=spec.name, storage=open_storage(url))
     except KeyError:
-        raise UsageError(f"--storage: no study {spec.name!r} in {url}; run `phasescape study {args.spec}` "
-                         f"first") from None
+        raise UsageError(f"--storage: no study {spec.name!r} in {hide_password(url)}; run `phasescape study "
+                         f"{args.spec}` first") from None
     print(f"report: {write_report(study, spec, study_folder(args.results, spec.name) / 'report', args.top)}")
     return 0
 
@@ -65,7 +79,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("study", help="run or resume an Optuna study of data-collection policies (Ray)")
     p.add_argument("spec", help="study spec YAML (see studies/)")
     p.add_argument("--storage", help="Optuna storage URL: sqlite:///f.db, postgresql://..., journal://PATH "
-                                     "(default: the spec's, else sqlite in the results folder)")
+                                     "(default: $PHASESCAPE_STORAGE, else the spec's, else sqlite in the results "
+                                     "folder); leave passwords out of it (PHASESCAPE_STORAGE, PGPASSWORD, ~/.pgpass)")
     p.add_argument("--n-trials", type=int, help="trials the study should hold (default: the spec's)")
     p.add_argument("--workers", type=int, help="Optuna workers running at once, one Ray task each (default: spec)")
     p.add_argument("--results", default="results", help="results folder (default results)")
@@ -77,7 +92,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     r = subparsers.add_parser("study-report", help="figures, best policies and their sweep specs for a study")
     r.add_argument("spec", help="study spec YAML")
-    r.add_argument("--storage", help="Optuna storage URL (default: as for study)")
+    r.add_argument("--storage", help="Optuna storage URL (default: as for study, $PHASESCAPE_STORAGE first)")
     r.add_argument("--results", default="results", help="results folder (default results)")
     r.add_argument("--top", type=int, default=5, help="best policies to list (single objective; default 5)")
     r.set_defaults(func=cmd_study_report)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shlex
 import time
 import warnings
 from collections.abc import Callable
@@ -21,10 +22,11 @@ import yaml
 from optuna.trial import FrozenTrial, TrialState
 
 from model.errors import UsageError
+from sweep.masking import has_password, hide_password
 from sweep.ray_session import connect
 from sweep.study.liveness import fail_dead_trials, wanted
 from sweep.study.spec import StudySpec
-from sweep.study.storage import JOURNAL, open_storage, study_folder
+from sweep.study.storage import ENV, JOURNAL, open_storage, study_folder
 
 # Optuna's states of a trial that will not run again (a retry is a new trial).
 ENDED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
@@ -74,6 +76,13 @@ def trial_line(trial: FrozenTrial, objectives: tuple[str, ...]) -> str:
             f"images {trial.user_attrs.get('n_positions', '-')}  {seconds}")
 
 
+def spec_record(spec: StudySpec) -> dict[str, Any]:
+    """The spec as written, for ``<study>/spec.yaml``, with a password in its ``storage`` masked."""
+    if isinstance(spec.raw.get("storage"), str):
+        return {**spec.raw, "storage": hide_password(spec.raw["storage"])}
+    return spec.raw
+
+
 def run_study(spec: StudySpec, url: str, results: str | Path, workers: int, address: str | None = None,
               use_ray: bool = True, out: Callable[[str], None] | None = None) -> optuna.Study:
     """Run (or resume) the study: fail trials of dead workers, then ``workers`` Optuna workers as Ray tasks
@@ -84,7 +93,7 @@ def run_study(spec: StudySpec, url: str, results: str | Path, workers: int, addr
     folder.mkdir(parents=True, exist_ok=True)
     study = open_study(spec, url)
     if not (folder / "spec.yaml").exists():
-        (folder / "spec.yaml").write_text(yaml.safe_dump(spec.raw, sort_keys=False))
+        (folder / "spec.yaml").write_text(yaml.safe_dump(spec_record(spec), sort_keys=False))
     finished = study.get_trials(deepcopy=False, states=ENDED)
     if finished:
         out(f"resuming study {spec.name}: {len(finished)} trials finished before")
@@ -92,7 +101,8 @@ def run_study(spec: StudySpec, url: str, results: str | Path, workers: int, addr
         out(f"trial {number:>4}  FAIL     {reason} (found on start; re-enqueued up to "
             f"{spec.heartbeat.max_retry} times)")
     shown = {t.number for t in study.get_trials(deepcopy=False, states=ENDED)}
-    out(f"study {spec.name}: {spec.n_trials} trials, {workers if use_ray else 1} at a time, storage {url}")
+    out(f"study {spec.name}: {spec.n_trials} trials, {workers if use_ray else 1} at a time, "
+        f"storage {hide_password(url)}")
 
     def show_new() -> None:
         for trial in sorted(study.get_trials(deepcopy=False, states=ENDED), key=lambda t: t.number):
@@ -156,7 +166,17 @@ def summary(study: optuna.Study, spec: StudySpec, url: str, seconds: float) -> l
         single = len(spec.objectives) == 1
         best = [study.best_trial] if single else study.best_trials[:10]
         lines += [("best   " if single else "pareto ") + trial_line(t, spec.objectives) for t in best]
-    where = url[len(JOURNAL):] if url.startswith(JOURNAL) else url
-    lines += [f"inspect: optuna trials --storage {where} --study-name {spec.name}",
-              f"         optuna-dashboard {where} --host 127.0.0.1"]
+    return lines + inspect_lines(url, spec.name)
+
+
+def inspect_lines(url: str, name: str) -> list[str]:
+    """The commands that open the study in Optuna's CLI and dashboard. A URL with a password is named by the
+    variable that holds it (``$PHASESCAPE_STORAGE``), never written out: the lines end up in logs and terminals."""
+    where = shlex.quote(url[len(JOURNAL):] if url.startswith(JOURNAL) else url)
+    if has_password(url):
+        where = f'"${ENV}"'
+    lines = [f"inspect: optuna trials --storage {where} --study-name {name}",
+             f"         optuna-dashboard {where} --host 127.0.0.1"]
+    if has_password(url):
+        lines.append(f"         where {ENV} holds {hide_password(url)} with its password")
     return lines

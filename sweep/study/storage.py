@@ -4,12 +4,16 @@
     any SQLAlchemy URL       e.g. postgresql+psycopg2://user@host/db (clusters)
     journal://PATH           Optuna's journal file, e.g. journal:///shared/studies/a.log (absolute: 3 slashes)
 
-Relative file paths are made absolute, since workers may start in another folder.
+The URL is ``--storage``, else ``$PHASESCAPE_STORAGE`` (read where the study runs, so a password need not be on
+any command line), else the spec's ``storage``, else the default. A URL without a password lets the database
+client find it (``PGPASSWORD``, ``~/.pgpass`` for psycopg2). Relative file paths are made absolute, since workers
+may start in another folder. Whatever shows a URL shows ``hide_password(url)`` (sweep/masking.py).
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import time
 import warnings
 from pathlib import Path
@@ -19,10 +23,12 @@ import optuna
 import sqlalchemy
 
 from model.errors import UsageError
+from sweep.masking import hide_password
 from sweep.study.liveness import retry
 from sweep.study.spec import Heartbeat, StudySpec
 
 JOURNAL = "journal://"
+ENV = "PHASESCAPE_STORAGE"  # a storage URL (password included) in the environment of the node that runs the study
 
 
 def study_folder(results: str | Path, name: str) -> Path:
@@ -30,16 +36,19 @@ def study_folder(results: str | Path, name: str) -> Path:
     return Path(results).expanduser().resolve() / "studies" / name
 
 
-def storage_url(spec: StudySpec, results: str | Path, override: str | None = None) -> str:
-    """The study's storage URL with relative file paths made absolute (workers may start elsewhere)."""
-    url = override or spec.storage or f"sqlite:///{study_folder(results, spec.name) / 'study.db'}"
+def storage_url(spec: StudySpec, results: str | Path, override: str | None = None,
+                environ: dict[str, str] | None = None) -> str:
+    """The study's storage URL (``override``, else ``$PHASESCAPE_STORAGE``, else the spec's, else SQLite in the
+    results folder) with relative file paths made absolute (workers may start elsewhere)."""
+    env = os.environ if environ is None else environ
+    url = override or env.get(ENV) or spec.storage or f"sqlite:///{study_folder(results, spec.name) / 'study.db'}"
     if url.startswith(JOURNAL):
         return JOURNAL + str(Path(url[len(JOURNAL):]).expanduser().resolve())
     try:
         parsed = sqlalchemy.engine.make_url(url)
     except sqlalchemy.exc.ArgumentError:
-        raise UsageError(f"--storage: {url!r} is neither a SQLAlchemy URL (sqlite:///file.db, postgresql://...) "
-                         f"nor journal://PATH") from None
+        raise UsageError(f"--storage: {hide_password(url)!r} is neither a SQLAlchemy URL (sqlite:///file.db, "
+                         f"postgresql://...) nor journal://PATH") from None
     if parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):
         parsed = parsed.set(database=str(Path(parsed.database).expanduser().resolve()))
     return parsed.render_as_string(hide_password=False)
@@ -89,9 +98,19 @@ def open_storage(url: str, heartbeat: Heartbeat | None = None) -> optuna.storage
             return storage
         except ImportError as error:
             raise UsageError(f"--storage: {url.split(':')[0]} needs a database driver ({error}); install it") from None
-        except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.IntegrityError):
-            if attempt == 2:
+        except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.IntegrityError) as error:
+            if attempt < 2:
+                time.sleep(1 + attempt)  # workers started together on a new database: one of them made the tables
+            elif isinstance(error, sqlalchemy.exc.OperationalError) and not url.startswith("sqlite"):
+                raise UsageError(f"storage {hide_password(url)}: cannot connect ({_first_line(error)}); check the "
+                                 f"server, the user and the password ({ENV}, PGPASSWORD or ~/.pgpass)") from None
+            else:
                 raise
-            time.sleep(1 + attempt)  # workers started together on a new database: one of them made the tables
+
+
+def _first_line(error: BaseException) -> str:
+    """The first non-empty line of a database error, password masked (a driver may echo its connection string)."""
+    lines = [line.strip() for line in str(getattr(error, "orig", None) or error).splitlines() if line.strip()]
+    return hide_password(lines[0]) if lines else type(error).__name__
 
 

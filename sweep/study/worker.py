@@ -37,6 +37,7 @@ from model.config import Config
 from model.definitions import phase_of
 from model.train import Trainer
 from sweep.artifacts import TrialWriter
+from sweep.masking import hide_password
 from sweep.study.liveness import beating, fail_dead_trials, wanted
 from sweep.study.policy import held_out_share
 from sweep.study.spec import StudySpec
@@ -146,7 +147,7 @@ def run_worker(spec: StudySpec, url: str, folder: str | Path, salt: int = 0,
             except optuna.TrialPruned:
                 raise
             except Exception as error:
-                trial.set_user_attr("fail_reason", f"{type(error).__name__}: {error}")
+                trial.set_user_attr("fail_reason", hide_password(f"{type(error).__name__}: {error}"))
                 raise
 
     ran = 0

@@ -264,7 +264,8 @@ def test_a_trial_below_the_median_is_pruned_at_its_report(tmp_path):
     assert pruned.state == TrialState.PRUNED and pruned.last_step == 10
     assert pruned.user_attrs["acc"] == 0 and pruned.user_attrs["phase"] == "A"
     lines = (tmp_path / "studies" / spec.name / pruned.user_attrs["artifacts"] / "metrics.jsonl").read_text()
-    assert len(lines.splitlines()) == 1  # stopped at its first evaluation
+    steps = [json.loads(line)["step"] for line in lines.splitlines()]
+    assert steps == [0, 10]  # the untrained baseline, then the first evaluation, where it stopped
 
 
 def test_a_worker_whose_trial_was_failed_as_stale_elsewhere_goes_on(tmp_path):
