@@ -14,6 +14,7 @@ import optuna
 import pytest
 import sqlalchemy
 import yaml
+from postgres_server import running_postgres
 
 from cluster import submit
 from model.errors import UsageError
@@ -30,6 +31,12 @@ MICRO = {
 }
 URL = "postgresql+psycopg2://ps:Sup3rS3cret@db.example:5432/psdb"
 TEXT = (".yaml", ".json", ".jsonl", ".csv", ".md", ".html", ".txt", ".log")  # files a password pattern is looked for in
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    with running_postgres() as server:
+        yield server
 
 
 def environment(**extra: str) -> dict[str, str]:

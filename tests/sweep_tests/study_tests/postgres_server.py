@@ -1,5 +1,6 @@
 """A real PostgreSQL server for the study tests: a throwaway cluster on 127.0.0.1, a user with a password and a
-database, started and stopped by the ``postgres`` fixture (one per test module).
+database, started and stopped by ``running_postgres`` (test_study_secrets.py's ``postgres`` fixture, one per module).
+Not a conftest.py: other test modules import ``conftest`` by name, and a second one would shadow tests/conftest.py.
 
 The server binaries come from Debian's ``postgresql`` package (``/usr/lib/postgresql/<version>/bin``; scripts/test.sh
 installs it where it is missing and apt-get can). The test is skipped, saying why, only where they are absent.
@@ -73,8 +74,8 @@ def _chown(path: Path, uid: int | None) -> None:
         os.chown(path, uid, -1)
 
 
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[Postgres]:
+@contextlib.contextmanager
+def running_postgres() -> Iterator[Postgres]:
     """Start a PostgreSQL server on a free port of 127.0.0.1 with user ``ps`` (a random password) owning database
     ``psdb``; stop it and delete its files afterwards."""
     bindir = server_binaries()
