@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from model.config import Config
-from model.definitions import ERROR, FINISHED, RUNNING, STOPPED
+from model.definitions import ERROR, FINISHED, UNFINISHED
 from model.errors import UsageError
 from sweep.ray_session import connect
 from sweep.spec import TPE_ARGS, SweepSpec, spec_from_dict
@@ -143,17 +143,22 @@ def run_sweep(spec: SweepSpec, storage: str | None = None, address: str | None =
         print(f"running {len(pending) if spec.search.type != 'optuna' else total} trial(s){packed} -> {sweep_dir}",
               flush=True)
         started = time.time()
-        mark_stopped(sweep_dir, build_tuner(spec, sweep_dir, pending, max_concurrent).fit())
-        print(f"sweep finished in {time.time() - started:.0f}s", flush=True)
-        return _finish(sweep_dir, spec, total)
+        unfinished = mark_stopped(sweep_dir, build_tuner(spec, sweep_dir, pending, max_concurrent).fit())
+        print(f"sweep {'interrupted' if unfinished else 'finished'} in {time.time() - started:.0f}s", flush=True)
+        return _finish(sweep_dir, spec, total, unfinished)
     finally:
         ray.shutdown()
 
 
-def _finish(sweep_dir: Path, spec: SweepSpec, total: int) -> Any:
-    """Rebuild the results table and mark the manifest finished; returns the table."""
+def _finish(sweep_dir: Path, spec: SweepSpec, total: int, unfinished: int = 0) -> Any:
+    """Rebuild the results table and mark the manifest finished; returns the table. With ``unfinished`` trials
+    (Tune was interrupted) the manifest stays unfinished and KeyboardInterrupt goes on to the caller, as the
+    Ctrl-C that Tune caught would have."""
     table = write_results(sweep_dir, spec.name)
-    write_manifest(sweep_dir, spec.to_dict(), spec.hash(), list(spec.axes), total, finished=True)
+    write_manifest(sweep_dir, spec.to_dict(), spec.hash(), list(spec.axes), total, finished=not unfinished)
+    if unfinished:
+        print(f"{unfinished} trial(s) unfinished; 'phasescape resume {sweep_dir}' continues them", flush=True)
+        raise KeyboardInterrupt
     return table
 
 
@@ -175,20 +180,25 @@ def resume_sweep(sweep_dir: Path, address: str | None = None) -> Any:
         print(f"resuming {sweep_dir}", flush=True)
         tuner = tune.Tuner.restore(str(tune_path), trainable_for(spec), resume_unfinished=True,
                                    resume_errored=True)
-        mark_stopped(sweep_dir, tuner.fit())
-        return _finish(sweep_dir, spec, manifest["trials_total"])
+        return _finish(sweep_dir, spec, manifest["trials_total"], mark_stopped(sweep_dir, tuner.fit()))
     finally:
         ray.shutdown()
 
 
-def mark_stopped(sweep_dir: Path, grid: Any) -> None:
-    """Trials that Tune ended without error but that did not finish training were stopped by the scheduler;
-    trials Tune gave up on after max_failures keep their last error as the reason."""
+def mark_stopped(sweep_dir: Path, grid: Any) -> int:
+    """Trials Tune gave up on after max_failures keep their last error as the reason; returns how many trials Tune
+    left unfinished. Tune ends its run on Ctrl-C without an error, leaving trials it never started (no config)
+    and running ones (still RUNNING: unlike a stop by the scheduler, which ``Progress`` records as STOPPED)."""
+    unfinished = 0
     for result in grid:
+        if result.config is None:
+            unfinished += 1
+            continue
         for config in trial_configs(result.config):
             folder = trial_folder(sweep_dir, config.hash())
             status = read_status(folder)["status"]
             if result.error is not None and status not in FINISHED:
                 write_status(folder, ERROR, error=read_status(folder).get("error") or str(result.error))
-            elif result.error is None and status == RUNNING:
-                write_status(folder, STOPPED, error="stopped early by the scheduler")
+            elif result.error is None and status in UNFINISHED:
+                unfinished += 1
+    return unfinished

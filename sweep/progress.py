@@ -9,9 +9,9 @@ from typing import Any
 
 from ray.tune import Callback
 
-from model.definitions import CONVENIENCE_AXES
+from model.definitions import CONVENIENCE_AXES, RUNNING, STOPPED
 from model.geometry import derived_quantities
-from sweep.store import write_results
+from sweep.store import read_status, trial_folder, write_results, write_status
 from sweep.trainable import trial_configs
 
 
@@ -57,7 +57,12 @@ class Progress(Callback):
             self.best = {"acc": result["acc"], "trial": self._label(trial), "step": result.get("step")}
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        """Print a done line for ``trial``."""
+        """Print a done line for ``trial``; a trial still running was stopped by the scheduler: record it STOPPED.
+        (Tune calls this for trials that finished or that its scheduler stopped, never for those a Ctrl-C ends.)"""
+        for config in trial_configs(trial.config):
+            folder = trial_folder(self.sweep_dir, config.hash())
+            if read_status(folder)["status"] == RUNNING:
+                write_status(folder, STOPPED, error="stopped early by the scheduler")
         self._line(f"done    {self._label(trial)}")
 
     def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:

@@ -99,6 +99,34 @@ def test_sigkill_of_the_driver_then_resume_completes_every_trial_once(tmp_path):
     assert all(steps == [0, 15, 30, 45, 60] for steps in steps_per_trial(table).values())
 
 
+def test_ctrl_c_of_run_leaves_trials_unfinished_and_resume_completes_them(tmp_path):
+    # Tune catches the Ctrl-C and returns normally: the running trial must stay RUNNING (not be taken for one its
+    # scheduler stopped), the pending ones untouched, and run must exit as interrupted.
+    spec = write_spec(tmp_path, name="ctrl_c", axes={"data.sigma": [1.0, 1.2, 1.4]}, steps=300, eval_every=15,
+                      max_concurrent=1)
+    sweep_dir = tmp_path / "results" / "ctrl_c"
+    driver = subprocess.Popen([sys.executable, "-m", "sweep", "run", str(spec)], cwd=ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        wait_for(lambda: any(s["status"] == "RUNNING" for s in statuses(sweep_dir).values()), 240, "a running trial")
+        time.sleep(2.0)  # let it pass a checkpoint
+        driver.send_signal(signal.SIGINT)
+        output, _ = driver.communicate(timeout=120)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+    assert driver.returncode == 130, output[-2000:]
+    assert "unfinished" in output and "interrupted" in output
+    assert [s["status"] for s in statuses(sweep_dir).values()] == ["RUNNING"]
+    assert not json.loads((sweep_dir / "manifest.json").read_text())["finished"]
+
+    resumed = phasescape("resume", str(sweep_dir))
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    table = pd.read_parquet(sweep_dir / "results.parquet")
+    assert table["trial_id"].nunique() == 3 and set(table["status"]) == {"COMPLETED"}
+    assert json.loads((sweep_dir / "manifest.json").read_text())["finished"]
+
+
 def test_killed_worker_is_retried_from_checkpoint_and_failures_are_recorded(tmp_path):
     spec_path = write_spec(tmp_path, name="faults", axes={"data.sigma": [1.0, 1.3, 1e-30]}, steps=90,
                            max_failures=1, seeds=[0], set={"data.spacing_x": 1.0, "data.spacing_y": 1.0})
@@ -136,7 +164,7 @@ def test_killed_worker_is_retried_from_checkpoint_and_failures_are_recorded(tmp_
 
     table = pd.read_parquet(sweep_dir / "results.parquet")
     assert table["trial_id"].nunique() == 3  # failed trials are rows too, never dropped
-    assert steps_per_trial(table[table["trial_id"] == victim])[victim] == [15, 30, 45, 60, 75, 90]
+    assert steps_per_trial(table[table["trial_id"] == victim])[victim] == [0, 15, 30, 45, 60, 75, 90]
     assert "retry" in out
 
 
