@@ -29,11 +29,12 @@ import torch
 
 from model.config import Config, ConfigError
 from model.data import BumpDataset
-from model.definitions import phase_of
+from model.definitions import phase_of, probe_column
 from model.diffusion import NoiseSchedule
 from model.geometry import eval_conditions, probe_grid
-from model.metrics import probe_metrics, sample_metrics
+from model.metrics import sample_metrics
 from model.optim import AdamW
+from model.probe import principal_scores, probe_metrics
 from model.unet import UNet
 
 LATENT_COMPONENTS = 10  # principal components of the probe activations kept for plots
@@ -51,7 +52,7 @@ class Evaluation:
     metrics: dict[str, Any]
     samples: np.ndarray  # (n, N, N) in [0, 1], in-distribution conditions first, then held-out ones
     targets: np.ndarray  # (n, 2) requested (x, y)
-    latents: np.ndarray  # (G*G, k) probe activations projected on their top principal components
+    latents: np.ndarray  # (G*G, k) the default probe layer's activations on their top principal components
     probe_xy: np.ndarray  # (G*G, 2) probe conditions
 
     def save(self, path: Path) -> None:
@@ -164,15 +165,21 @@ class Trainer:
             metrics.update({f"holdout_{k}": v for k, v in held.items()})
 
         activations, probe_xy = self.probe(gen)
-        metrics.update(probe_metrics(activations, ec.probe_grid))
+        for layer, layer_activations in activations.items():
+            scores = probe_metrics(layer_activations, ec.probe_grid, periodic)
+            metrics.update({probe_column(layer, name): value for name, value in scores.items()})
+            if layer == ec.probe_layer:
+                metrics.update(scores)  # the plain names are the default layer's
         metrics["phase"] = phase_of(metrics["frac_single"], metrics["acc"], ec.phase_single, ec.phase_acc)
-        centred = activations - activations.mean(axis=0)
-        _, _, vt = np.linalg.svd(centred, full_matrices=False)
-        latents = centred @ vt[:LATENT_COMPONENTS].T
+        default = activations[ec.probe_layer]
+        latents = principal_scores(default)[0][:, :LATENT_COMPONENTS]
+        width = min(LATENT_COMPONENTS, *default.shape)  # as many columns as an SVD gives, even for a flat layer
+        latents = np.pad(latents, ((0, 0), (0, width - latents.shape[1])))
         return Evaluation(self.step, metrics, samples, targets, latents, probe_xy)
 
-    def probe(self, gen: torch.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """Activations (G*G, D) of the probe layer over the grid of conditions, one fixed noise image."""
+    def probe(self, gen: torch.Generator) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """One forward pass over the grid of conditions with one fixed noise image: the activations
+        (G*G, D_layer) of every probe layer (``UNet.probe_layers``), by name, and the conditions (G*G, 2)."""
         cfg, ec = self.config, self.config.eval
         layers = self.ema.probe_layers()
         if ec.probe_layer not in layers:
@@ -181,14 +188,16 @@ class Trainer:
         n = cfg.data.image_size
         noise = torch.randn((1, 1, n, n), generator=gen, device=self.device).expand(len(xy), -1, -1, -1)
         t = torch.full((len(xy),), int(ec.probe_t * cfg.diffusion.timesteps), device=self.device)
-        captured: list[torch.Tensor] = []
-        hook = layers[ec.probe_layer].register_forward_hook(lambda _m, _i, out: captured.append(out))
+        captured: dict[str, torch.Tensor] = {}
+        hooks = [module.register_forward_hook(lambda _m, _i, out, name=name: captured.__setitem__(name, out))
+                 for name, module in layers.items()]
         try:
             with self._autocast():
                 self.ema(noise, t, torch.from_numpy(xy).to(self.device))
         finally:
-            hook.remove()
-        return captured[0].float().flatten(1).cpu().numpy().astype(np.float64), xy
+            for hook in hooks:
+                hook.remove()
+        return {name: captured[name].float().flatten(1).cpu().numpy() for name in layers}, xy
 
     def run(self, on_eval: Callable[[int, dict[str, Any], Trainer], None] | None = None) -> list[dict[str, Any]]:
         """Train to ``train.steps``; after each evaluation call ``on_eval(step, metrics, trainer)``."""
