@@ -22,7 +22,7 @@ FOLDS = 5  # shuffled cross-validation folds of kNN, ridge and PCA-3 R^2 (seed 0
 PCA_COMPONENTS = 3  # r2_x, r2_y read the top principal components only (the paper's ordering measure)
 ORDER_NEIGHBOURS = 8  # k of trustworthiness and continuity (fewer on grids under 17 points)
 KNN_NEIGHBOURS = 5  # k of the kNN regression
-RIDGE_ALPHAS = 10.0 ** np.arange(-6, 1)  # ridge penalties, in units of the training fold's total sum of squares
+RIDGE_ALPHAS = 10.0 ** np.arange(-5, 0)  # ridge penalties, in units of the total sum of squares of the scores
 TUNING_LEVEL = 0.5  # the tuning width is the value distance where the mean code cosine falls below this
 RANK_RTOL = 1e-12  # principal variances below this share of the largest are rounding noise
 CONSTANT_RTOL = 1e-20  # rows whose total variance is below this share of their squared norm are all equal
@@ -41,12 +41,14 @@ def principal_scores(activations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     rows); directions with no variance are dropped, so r <= min(n - 1, D). Computed from the n x n Gram matrix:
     far cheaper than an SVD of the (n, D) matrix when D >> n, and exact for every distance and linear fit.
     """
-    h = activations.reshape(len(activations), -1).astype(np.float64)
-    centred = h - h.mean(axis=0)
+    h = activations.reshape(len(activations), -1)
+    mean = h.mean(axis=0, dtype=np.float64)
+    centred = h - mean  # float64 (one pass over the activations: they can be megabytes)
     variances, vectors = np.linalg.eigh(centred @ centred.T)
     variances, vectors = variances[::-1], vectors[:, ::-1]
     # Without variance, centring leaves rounding noise of the values themselves: no direction to keep.
-    keep = variances > max(RANK_RTOL * variances[0], CONSTANT_RTOL * np.sum(h * h))
+    squared_norm = np.sum(variances) + len(h) * np.dot(mean, mean)
+    keep = variances > max(RANK_RTOL * variances[0], CONSTANT_RTOL * squared_norm)
     return vectors[:, keep] * np.sqrt(variances[keep]), variances[keep]
 
 
@@ -131,44 +133,56 @@ def knn_r2(ranks: np.ndarray, target: np.ndarray, k: int = KNN_NEIGHBOURS) -> fl
     return float(np.mean(scores))
 
 
-def _ridge_fold(features: np.ndarray, targets: list[np.ndarray], train: np.ndarray,
-                test: np.ndarray) -> list[np.ndarray]:
-    """Ridge predictions (len(test), m) of each target (n, m), with an unpenalized intercept. Each target's
-    penalty is the one of RIDGE_ALPHAS (times the training features' total sum of squares) with the least exact
-    leave-one-out squared error on the training rows (scikit-learn's ``RidgeCV`` rule); one eigendecomposition
-    of the training Gram matrix serves every penalty and target."""
-    mean_x = features[train].mean(axis=0)
-    x = features[train] - mean_x
-    eigenvalues, u = np.linalg.eigh(x @ x.T)
-    eigenvalues = np.maximum(eigenvalues, 0.0)
-    scale = eigenvalues.sum() or 1.0
-    shrink = eigenvalues[:, None] / (eigenvalues[:, None] + RIDGE_ALPHAS * scale)  # (m, alphas)
-    leverage = 1 / len(train) + (u**2) @ shrink  # the hat matrix's diagonal, intercept included (m, alphas)
-    predictions = []
-    for target in targets:
-        mean_y = target[train].mean(axis=0)
-        centred = target[train] - mean_y  # (m, outputs)
-        projected = u.T @ centred
-        shrunk = projected[:, :, None] * shrink[:, None, :]  # (m, outputs, alphas)
-        residual = centred[:, :, None] - (u @ shrunk.reshape(len(u), -1)).reshape(shrunk.shape)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            error = np.sum((residual / (1 - leverage)[:, None, :]) ** 2, axis=(0, 1))
-        # An interpolating fit (leverage 1) has an infinite or NaN error and is never chosen.
-        error = np.where(np.isfinite(error), error, np.inf)
-        alpha = RIDGE_ALPHAS[int(np.argmin(error))] * scale
-        dual = u @ (projected / (eigenvalues + alpha)[:, None])
-        predictions.append(mean_y + (features[test] - mean_x) @ (x.T @ dual))
-    return predictions
+def _ridge_smoothers(scores: np.ndarray) -> np.ndarray:
+    """Hat matrices (alphas, n, n) of ridge regression with an unpenalized intercept from principal ``scores``
+    (n, r), one per penalty of RIDGE_ALPHAS times the scores' total sum of squares:
+    H = 11'/n + U diag(l / (l + alpha)) U', with U the scores' unit directions and l their squared norms."""
+    variances = np.sum(scores**2, axis=0)
+    u = scores / np.sqrt(variances)
+    shrink = variances / (variances + RIDGE_ALPHAS[:, None] * (variances.sum() or 1.0))
+    return 1 / len(scores) + (u * shrink[:, None, :]) @ u.T
 
 
-def ridge_r2(features: np.ndarray, targets: list[np.ndarray]) -> list[float]:
-    """Mean test R^2 over the shuffled folds of ridge regression from ``features`` (n, r) onto each target
-    (n, m) of ``targets``; see ``_ridge_fold`` for the penalty."""
-    scores = []
-    for train, test in shuffled_folds(len(features)):
-        predictions = _ridge_fold(features, targets, train, test)
-        scores.append([r2_score(t[test], p) for t, p in zip(targets, predictions, strict=True)])
-    return [float(v) for v in np.mean(scores, axis=0)]
+def _left_out_residuals(hat: np.ndarray, residual: np.ndarray, train: np.ndarray,
+                        test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For smoothers ``hat`` (alphas, n, n) with full-data ``residual`` (alphas, n, m): the residuals of the test
+    rows under a fit on the training rows (alphas, t, m), and the leave-one-out residuals of the training rows
+    under that fit (alphas, n - t, m); both exact, without refitting.
+
+    Leaving out the rows T gives residuals (I - H_TT)^-1 r_T; leaving out T and one more row i gives i the
+    residual (r_i + H_iT e_T) / (1 - H_ii - H_iT (I - H_TT)^-1 H_Ti) (a Schur complement)."""
+    m = residual.shape[2]
+    h_tt, h_ts = hat[:, test][:, :, test], hat[:, test][:, :, train]
+    solved = np.linalg.solve(np.eye(len(test)) - h_tt, np.concatenate([residual[:, test], h_ts], axis=2))
+    left_out, spread = solved[:, :, :m], solved[:, :, m:]
+    h_st = np.swapaxes(h_ts, 1, 2)
+    leverage = np.diagonal(hat, axis1=1, axis2=2)[:, train] + np.sum(h_st * np.swapaxes(spread, 1, 2), axis=2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inner = (residual[:, train] + h_st @ left_out) / (1 - leverage)[:, :, None]
+    return left_out, inner
+
+
+def ridge_r2(scores: np.ndarray, targets: list[np.ndarray]) -> list[float]:
+    """Mean test R^2 over the shuffled folds of ridge regression (unpenalized intercept) from principal
+    ``scores`` (n, r: centred, orthogonal columns, as ``principal_scores`` gives) onto each target (n, m) of
+    ``targets``. In each fold and for each target the penalty is the one of RIDGE_ALPHAS (times the scores'
+    total sum of squares) with the least leave-one-out squared error on the fold's training rows (the rule of
+    scikit-learn's ``RidgeCV``). Exact, without refitting (``_left_out_residuals``)."""
+    hat = _ridge_smoothers(scores)
+    y = np.hstack(targets)
+    residual = (y - y.mean(axis=0)) - (hat - 1 / len(y)) @ (y - y.mean(axis=0))  # (alphas, n, m)
+    bounds = np.cumsum([0] + [t.shape[1] for t in targets])
+    per_fold = []
+    for train, test in shuffled_folds(len(y)):
+        left_out, inner = _left_out_residuals(hat, residual, train, test)
+        fold = []
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+            error = np.sum(inner[:, :, lo:hi] ** 2, axis=(1, 2))
+            # An interpolating fit (leverage 1) has an infinite or NaN error and is never chosen.
+            best = int(np.argmin(np.where(np.isfinite(error), error, np.inf)))
+            fold.append(r2_score(y[test, lo:hi], y[test, lo:hi] - left_out[best, :, lo:hi]))
+        per_fold.append(fold)
+    return [float(v) for v in np.mean(per_fold, axis=0)]
 
 
 # --- local order ---------------------------------------------------------------------------------------------
@@ -176,23 +190,16 @@ def ridge_r2(features: np.ndarray, targets: list[np.ndarray]) -> list[float]:
 
 def neighbour_ranks(squared: np.ndarray) -> np.ndarray:
     """Rank (n, n) of every point j around every point i under ``squared`` distances (n, n): 0 for i itself,
-    1 for its nearest neighbour, ... Squared distances closer than TIE_RTOL of the row's largest are ties
-    (rounding noise of an exact tie); ties are broken by one fixed pseudo-random order of the points, the same
-    for every space, so spaces with the same ties rank alike and a collapsed code ranks at random."""
+    1 for its nearest neighbour, ... Each distance gains TIE_RTOL * (the row's largest) * p_j / n, p a fixed
+    pseudo-random permutation: exact ties (and their rounding noise) are broken in that one order, the same for
+    every space, so spaces with the same ties rank alike and a collapsed code ranks at random."""
     n = len(squared)
-    d = squared.copy()
-    np.fill_diagonal(d, -np.inf)  # i itself sorts first, alone
-    order = np.argsort(d, axis=1, kind="stable")
-    s = np.take_along_axis(d, order, axis=1)
-    new_group = np.ones_like(s, dtype=bool)
-    new_group[:, 1:] = np.diff(s, axis=1) > TIE_RTOL * s[:, -1:]
-    rows = np.arange(n)[:, None]
-    group = np.empty((n, n), dtype=np.int64)
-    group[rows, order] = np.cumsum(new_group, axis=1)
-    priority = np.random.RandomState(TIE_SEED).permutation(n)
-    order = np.argsort(group * n + priority, axis=1)  # by tie group, then by priority
+    priority = np.random.RandomState(TIE_SEED).permutation(n) / n
+    largest = squared.max(axis=1, keepdims=True)
+    d = squared + TIE_RTOL * np.where(largest > 0, largest, 1.0) * priority  # ties differ by their priority only
+    np.fill_diagonal(d, -np.inf)  # i itself sorts first
     rank = np.empty((n, n), dtype=np.int64)
-    rank[rows, order] = np.arange(n)
+    rank[np.arange(n)[:, None], np.argsort(d, axis=1)] = np.arange(n)
     return rank
 
 
@@ -343,12 +350,17 @@ def factorization(scores: np.ndarray, grid: int, periodic: bool) -> dict[str, fl
 
 def probe_metrics(activations: np.ndarray, grid: int, periodic: bool = False) -> dict[str, float]:
     """Every probe metric (model/definitions.py PROBE_METRICS, defined in docs/probe.md) of one layer's
-    activations (G*G, ...) over the G x G probe grid, x varying fastest; ``periodic``: both axes are circles.
+    activations (G*G, ...) over the G x G probe grid, x varying fastest; ``periodic``: both axes are circles."""
+    return metrics_of_scores(principal_scores(activations)[0], grid, periodic)
+
+
+def metrics_of_scores(scores: np.ndarray, grid: int, periodic: bool = False) -> dict[str, float]:
+    """``probe_metrics`` from the layer's ``principal_scores`` (G*G, r), for a caller that needs them too.
 
     r2_x, r2_y: PCA-3 linear R^2 of the grid index; eff_dim; trust, continuity; knn_r2_x/y, ridge_r2_x/y
     (of the index, or of (cos, sin) of its angle when periodic); the factorization scores of ``factorization``.
     """
-    scores, variances = principal_scores(activations)
+    variances = np.sum(scores**2, axis=0)
     x, y = grid_indices(grid)
     ranks = neighbour_ranks(squared_distances(scores))
     targets = [decoding_target(index, grid, periodic) for index in (x, y)]

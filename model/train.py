@@ -34,7 +34,7 @@ from model.diffusion import NoiseSchedule
 from model.geometry import eval_conditions, probe_grid
 from model.metrics import sample_metrics
 from model.optim import AdamW
-from model.probe import principal_scores, probe_metrics
+from model.probe import metrics_of_scores, principal_scores
 from model.unet import UNet
 
 LATENT_COMPONENTS = 10  # principal components of the probe activations kept for plots
@@ -166,15 +166,15 @@ class Trainer:
 
         activations, probe_xy = self.probe(gen)
         for layer, layer_activations in activations.items():
-            scores = probe_metrics(layer_activations, ec.probe_grid, periodic)
-            metrics.update({probe_column(layer, name): value for name, value in scores.items()})
+            scores, _ = principal_scores(layer_activations)
+            layer_metrics = metrics_of_scores(scores, ec.probe_grid, periodic)
+            metrics.update({probe_column(layer, name): value for name, value in layer_metrics.items()})
             if layer == ec.probe_layer:
-                metrics.update(scores)  # the plain names are the default layer's
+                metrics.update(layer_metrics)  # the plain names are the default layer's
+                # as many columns as an SVD would give, even where the layer has fewer directions
+                width = min(LATENT_COMPONENTS, *layer_activations.shape)
+                latents = np.pad(scores[:, :width], ((0, 0), (0, width - scores[:, :width].shape[1])))
         metrics["phase"] = phase_of(metrics["frac_single"], metrics["acc"], ec.phase_single, ec.phase_acc)
-        default = activations[ec.probe_layer]
-        latents = principal_scores(default)[0][:, :LATENT_COMPONENTS]
-        width = min(LATENT_COMPONENTS, *default.shape)  # as many columns as an SVD gives, even for a flat layer
-        latents = np.pad(latents, ((0, 0), (0, width - latents.shape[1])))
         return Evaluation(self.step, metrics, samples, targets, latents, probe_xy)
 
     def probe(self, gen: torch.Generator) -> tuple[dict[str, np.ndarray], np.ndarray]:
