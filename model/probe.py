@@ -26,8 +26,8 @@ RIDGE_ALPHAS = 10.0 ** np.arange(-5, 0)  # ridge penalties, in units of the tota
 TUNING_LEVEL = 0.5  # the tuning width is the value distance where the mean code cosine falls below this
 RANK_RTOL = 1e-12  # principal variances below this share of the largest are rounding noise
 CONSTANT_RTOL = 1e-20  # rows whose total variance is below this share of their squared norm are all equal
-TIE_RTOL = 1e-9  # squared distances closer than this share of a row's largest are ties
-TIE_SEED = 0  # ties of distance are broken by one fixed pseudo-random order of the grid points
+TIE_RTOL = 1e-9  # ties of distance (to this share of a row's largest) break in one fixed pseudo-random order
+TIE_SEED = 0  # the seed of that order
 ZERO_RTOL = 1e-8  # a value code shorter than this share of the rows' RMS norm has no direction
 
 
@@ -99,8 +99,10 @@ def shuffled_folds(n: int, folds: int = FOLDS) -> tuple[tuple[np.ndarray, np.nda
     np.random.RandomState(0).shuffle(order)
     sizes = np.full(folds, n // folds)
     sizes[: n % folds] += 1
-    tests = np.split(order, np.cumsum(sizes)[:-1])
-    return tuple((np.setdiff1d(order, test), np.sort(test)) for test in tests)
+    pairs = tuple((np.setdiff1d(order, test), np.sort(test)) for test in np.split(order, np.cumsum(sizes)[:-1]))
+    for index in (i for pair in pairs for i in pair):
+        index.flags.writeable = False  # shared by every caller through the cache
+    return pairs
 
 
 def r2_score(target: np.ndarray, prediction: np.ndarray) -> float:
