@@ -30,7 +30,20 @@ STATUSES = (*FINISHED, *UNFINISHED, ERROR)
 # --- metrics of one evaluation -------------------------------------------------------------------------------
 
 SAMPLE_METRICS = ("frac_none", "frac_multi", "frac_single", "acc", "acc_x", "acc_y", "err_median")
-PROBE_METRICS = ("r2_x", "r2_y", "eff_dim", "additivity", "orthogonality")
+# Representation-probe metrics of one layer (docs/probe.md). The plain names are the default layer's
+# (eval.probe_layer); every layer's are also stored as probe_column(layer, metric).
+PROBE_METRICS = (
+    "r2_x", "r2_y", "eff_dim", "additivity", "orthogonality",  # the paper-style probe
+    "trust", "continuity",  # local order against the (x, y) grid
+    "knn_r2_x", "knn_r2_y", "ridge_r2_x", "ridge_r2_y",  # decodability from the full activations
+    "code_overlap", "value_cos_x", "value_cos_y", "tuning_width_x", "tuning_width_y", "parallelism",  # factorization
+    "ccgen_x", "ccgen_y",  # cross-condition generalization
+)
+
+
+def probe_column(layer: str, metric: str) -> str:
+    """The results-table column of one probe metric of one layer: ``probe.<layer>.<metric>``."""
+    return f"probe.{layer}.{metric}"
 
 # --- the results table ---------------------------------------------------------------------------------------
 

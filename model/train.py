@@ -29,11 +29,12 @@ import torch
 
 from model.config import Config, ConfigError
 from model.data import BumpDataset
-from model.definitions import phase_of
+from model.definitions import phase_of, probe_column
 from model.diffusion import NoiseSchedule
 from model.geometry import eval_conditions, lattice_conditions, probe_grid
-from model.metrics import probe_metrics, sample_metrics
+from model.metrics import sample_metrics
 from model.optim import AdamW
+from model.probe import metrics_of_scores, principal_scores
 from model.unet import UNet
 
 LATENT_COMPONENTS = 10  # principal components of the probe activations kept for plots
@@ -51,7 +52,7 @@ class Evaluation:
     metrics: dict[str, Any]
     samples: np.ndarray  # (n, N, N) in [0, 1]: in-distribution conditions, then held-out, then training-lattice ones
     targets: np.ndarray  # (n, 2) requested (x, y)
-    latents: np.ndarray  # (G*G, k) probe activations projected on their top principal components
+    latents: np.ndarray  # (G*G, k) the default probe layer's activations on their top principal components
     probe_xy: np.ndarray  # (G*G, 2) probe conditions
 
     def save(self, path: Path) -> None:
@@ -167,15 +168,21 @@ class Trainer:
                 metrics.update({prefix + k: v for k, v in scores.items()})
 
         activations, probe_xy = self.probe(gen)
-        metrics.update(probe_metrics(activations, ec.probe_grid))
+        for layer, layer_activations in activations.items():
+            scores, _ = principal_scores(layer_activations)
+            layer_metrics = metrics_of_scores(scores, ec.probe_grid, periodic)
+            metrics.update({probe_column(layer, name): value for name, value in layer_metrics.items()})
+            if layer == ec.probe_layer:
+                metrics.update(layer_metrics)  # the plain names are the default layer's
+                # as many columns as an SVD would give, even where the layer has fewer directions
+                width = min(LATENT_COMPONENTS, *layer_activations.shape)
+                latents = np.pad(scores[:, :width], ((0, 0), (0, width - scores[:, :width].shape[1])))
         metrics["phase"] = phase_of(metrics["frac_single"], metrics["acc"], ec.phase_single, ec.phase_acc)
-        centred = activations - activations.mean(axis=0)
-        _, _, vt = np.linalg.svd(centred, full_matrices=False)
-        latents = centred @ vt[:LATENT_COMPONENTS].T
         return Evaluation(self.step, metrics, samples, targets, latents, probe_xy)
 
-    def probe(self, gen: torch.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """Activations (G*G, D) of the probe layer over the grid of conditions, one fixed noise image."""
+    def probe(self, gen: torch.Generator) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """One forward pass over the grid of conditions with one fixed noise image: the activations
+        (G*G, D_layer) of every probe layer (``UNet.probe_layers``), by name, and the conditions (G*G, 2)."""
         cfg, ec = self.config, self.config.eval
         layers = self.ema.probe_layers()
         if ec.probe_layer not in layers:
@@ -184,14 +191,16 @@ class Trainer:
         n = cfg.data.image_size
         noise = torch.randn((1, 1, n, n), generator=gen, device=self.device).expand(len(xy), -1, -1, -1)
         t = torch.full((len(xy),), int(ec.probe_t * cfg.diffusion.timesteps), device=self.device)
-        captured: list[torch.Tensor] = []
-        hook = layers[ec.probe_layer].register_forward_hook(lambda _m, _i, out: captured.append(out))
+        captured: dict[str, torch.Tensor] = {}
+        hooks = [module.register_forward_hook(lambda _m, _i, out, name=name: captured.__setitem__(name, out))
+                 for name, module in layers.items()]
         try:
             with self._autocast():
                 self.ema(noise, t, torch.from_numpy(xy).to(self.device))
         finally:
-            hook.remove()
-        return captured[0].float().flatten(1).cpu().numpy().astype(np.float64), xy
+            for hook in hooks:
+                hook.remove()
+        return {name: captured[name].float().flatten(1).cpu().numpy() for name in layers}, xy
 
     def run(self, on_eval: Callable[[int, dict[str, Any], Trainer], None] | None = None) -> list[dict[str, Any]]:
         """Train to ``train.steps``, evaluating the untrained network first (step 0) and then every

@@ -169,12 +169,15 @@ class UNet(nn.Module):
         nn.init.zeros_(self.head[-1].bias)
 
     def probe_layers(self) -> dict[str, nn.Module]:
-        """Modules the probe can read, by name: ``bottleneck``, ``down0``, ``down1``, ... (encoder
-        levels, finest first) and ``up0``, ``up1``, ... (decoder levels, coarsest first)."""
-        layers = {"bottleneck": self.bottleneck}
-        layers.update({f"down{i}": m for i, m in enumerate(self.down)})
-        layers.update({f"up{i}": m for i, m in enumerate(self.up)})
-        return layers
+        """Modules the probe reads, by name, in the order data flows: ``embed`` (the condition embedding),
+        ``down0``, ``down1``, ... (encoder levels, finest first), ``bottleneck``, ``up0``, ``up1``, ... (decoder
+        levels, coarsest first). Each level's output is read before its down- or upsampling."""
+        return {
+            "embed": self.embed,
+            **{f"down{i}": m for i, m in enumerate(self.down)},
+            "bottleneck": self.bottleneck,
+            **{f"up{i}": m for i, m in enumerate(self.up)},
+        }
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, xy: torch.Tensor) -> torch.Tensor:
         """Noisy images x (B, 1, N, N), integer timesteps t (B,) and centres xy (B, 2) in pixels ->

@@ -1,11 +1,12 @@
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 
 from model.config import from_preset
-from model.definitions import PROBE_METRICS, SAMPLE_METRICS
+from model.definitions import PROBE_METRICS, SAMPLE_METRICS, probe_column
 from model.train import Trainer, TrainingDiverged, train
 
 
@@ -34,6 +35,28 @@ def test_lattice_data_is_scored_on_and_off_its_lattice():
     assert len(evaluation.targets) == n + trainer.config.eval.n_lattice
     lattice = evaluation.targets[n:]
     assert (lattice[:, 0] % 1.0 == 0).all() and (lattice[:, 1] % 3.0 == 0).all()
+
+
+def test_probe_reads_every_layer_in_one_forward_pass():
+    trainer = Trainer(micro(**{"eval.probe_layer": "up1"}))
+    calls = []
+    trainer.ema.register_forward_pre_hook(lambda *_: calls.append(1))
+    activations, xy = trainer.probe(torch.Generator().manual_seed(0))
+    assert len(calls) == 1
+    # micro: 8 base channels, levels (8, 16) at 8x8 and 4x4, embedding 4 * 8 wide; 5 x 5 grid
+    widths = {"embed": 32, "down0": 8 * 8 * 8, "down1": 16 * 4 * 4, "bottleneck": 16 * 4 * 4, "up0": 16 * 4 * 4,
+              "up1": 8 * 8 * 8}
+    assert {name: a.shape for name, a in activations.items()} == {name: (25, w) for name, w in widths.items()}
+    assert xy.shape == (25, 2)
+
+    evaluation = trainer.evaluate()
+    m = evaluation.metrics
+    for layer in widths:
+        for metric in PROBE_METRICS:
+            assert probe_column(layer, metric) in m, (layer, metric)
+    # the plain names are the default layer's
+    np.testing.assert_equal([m[k] for k in PROBE_METRICS], [m[probe_column("up1", k)] for k in PROBE_METRICS])
+    assert evaluation.latents.shape == (25, 10)
 
 
 def test_resume_matches_uninterrupted_run(tmp_path):
