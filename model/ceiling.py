@@ -17,8 +17,9 @@ import numpy as np
 
 from model.config import Config
 from model.definitions import CEILING_MIN
-from model.geometry import eval_conditions, lattice_conditions
+from model.geometry import eval_conditions, lattice_conditions, probe_grid
 from model.metrics import sample_metrics
+from model.probe import probe_metrics
 
 CEILING_NOISE = 0.02  # pixel noise std on [0, 1] images; see docs/definitions.md for how it was chosen
 NARROW = 1.0  # sigma (px) below which an unmeasurable trial's reason is "too narrow", else "too wide"
@@ -58,12 +59,20 @@ def _ceiling(data_and_eval: str) -> dict[str, float]:
     lattice = lattice_conditions(config.data, config.eval.n_lattice, config.eval.seed, config.train.seed)
     if len(lattice):
         out["gt_lattice_acc"] = score_true(lattice, config)["acc"]
+    data = config.data
+    periodic = data.boundary == "periodic"
+    grid = probe_grid(data, config.eval.probe_grid)
+    images = true_images(grid, data.image_size, data.sigma, periodic).reshape(len(grid), -1)
+    out.update({f"gt_{k}": v for k, v in probe_metrics(images, config.eval.probe_grid, periodic).items()})
     return out
 
 
 def ceiling(config: Config) -> dict[str, float]:
     """The ceiling of a trial: ``gt_frac_single``, ``gt_acc``, ``gt_acc_x``, ``gt_acc_y`` on its in-distribution
-    evaluation conditions, and ``gt_lattice_acc`` on its training-lattice ones when it has any."""
+    evaluation conditions, ``gt_lattice_acc`` on its training-lattice ones when it has any, and ``gt_<m>`` for every
+    probe metric m of the ground-truth representation: the true (noise-free) images of the probe grid themselves,
+    a product code that is perfectly ordered but not additive, the reference a layer's probe values can be read
+    against."""
     import json
 
     d = config.to_dict()

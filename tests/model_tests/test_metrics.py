@@ -5,7 +5,7 @@ import torch
 from model.ceiling import ceiling, score_true, true_images, unmeasurable
 from model.config import Config, DataConfig
 from model.data import render_bumps
-from model.definitions import phase_of
+from model.definitions import PROBE_METRICS, phase_of
 from model.geometry import eval_conditions
 from model.metrics import detect_bumps, sample_metrics
 
@@ -109,8 +109,11 @@ def test_ceiling_flags_what_the_detector_cannot_see_in_noisy_perfect_samples():
     wide = unmeasurable(Config(data=DataConfig(image_size=32, sigma=16.0)))
     assert "too wide" in wide
     c = ceiling(Config(data=DataConfig(image_size=16, sigma=2.0, spacing_x=2.0, spacing_y=4.0)))
-    assert set(c) == {"gt_frac_single", "gt_acc", "gt_acc_x", "gt_acc_y", "gt_lattice_acc"}
-    assert min(c.values()) >= 0.98
+    sample = {"gt_frac_single", "gt_acc", "gt_acc_x", "gt_acc_y", "gt_lattice_acc"}
+    assert set(c) == sample | {f"gt_{m}" for m in PROBE_METRICS}
+    assert min(c[k] for k in sample) >= 0.98
+    # The true images are a product code: perfectly ordered, not additive, x and y codes orthogonal.
+    assert c["gt_trust"] > 0.999 and c["gt_additivity"] < 0.8 and c["gt_code_overlap"] < 0.01
 
 
 def test_true_images_match_the_training_renderer():
