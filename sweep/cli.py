@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -205,7 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one ``phasescape`` command; returns its exit status (0 done, 2 bad input, 130 interrupted)."""
+    """Run one ``phasescape`` command; returns its exit status (0 done, 2 bad input, 130 interrupted, 141 when
+    the reader of its output closed the pipe)."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
@@ -215,6 +217,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("phasescape: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (e.g. `phasescape run --dry-run | head`): stop quietly, as Unix tools do; stdout
+        # is pointed at devnull so the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

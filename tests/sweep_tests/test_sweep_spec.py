@@ -113,3 +113,17 @@ def test_unmeasurable_trials_are_named_before_any_compute(tmp_path, capsys):
     measurable = write(tmp_path, {**GOOD, "storage": str(storage)})
     assert main(["validate", str(measurable)]) == 0
     assert "cannot be measured" not in capsys.readouterr().err
+
+
+def test_a_closed_pipe_ends_the_command_quietly(tmp_path):
+    # `phasescape run spec --dry-run | head -1`: the reader leaves before the table is written.
+    import subprocess
+
+    from conftest import ROOT
+
+    spec = write(tmp_path, {**GOOD, "axes": {"data.sigma": [1.0 + i / 100 for i in range(300)]}})
+    proc = subprocess.Popen([sys.executable, "-m", "sweep", "run", str(spec), "--dry-run"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()  # nobody reads: the first write that does not fit the pipe raises EPIPE
+    stderr = proc.stderr.read()
+    assert proc.wait(timeout=60) == 141 and "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr
