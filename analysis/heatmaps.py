@@ -1,4 +1,5 @@
-"""Heatmaps of the landscape: final phase (with its boundary), final acc, steps to phase C.
+"""Heatmaps of the landscape: final phase (with its boundary), final acc, steps to phase C, and each headline probe
+metric's change since step 0 (diverging colours centred at 0, final and init printed).
 
 Cells sit on an index grid (one column per x value, one row per y value, y growing upwards), so continuous
 data (density = inf) gets its own labelled column. A one-axis landscape (y None) is drawn as a single strip along
@@ -23,6 +24,16 @@ from matplotlib.patches import Patch, Rectangle
 
 from analysis.landscape import axis_values, position
 from analysis.plots import save_figure
+from analysis.representation import (
+    LOWER,
+    direction,
+    direction_words,
+    fmt_change,
+    fmt_metric,
+    init_column,
+    kind,
+    learned_column,
+)
 from analysis.style import (
     FAILED_HATCH,
     PHASE_COLOURS,
@@ -227,4 +238,36 @@ def plot_steps_map(cells: pd.DataFrame, boundary: pd.DataFrame, x: str, y: str |
         fig.colorbar(image, ax=ax, label="steps to phase C", fraction=0.05, pad=0.02)
     _legend_below(fig, ax, [Patch(facecolor="#c8c8c8", label="never (at least half the seeds)"),
                             Patch(facecolor="none", edgecolor="none", label="k/n: seeds that reached C")])
+    return save_figure(fig, path)
+
+
+def learned_colours(metric: str) -> tuple[Any, str]:
+    """The diverging, colour-blind-safe map of a probe metric's change and the words for its ends: PuOr oriented
+    so that purple always means more ordered or factorized (reversed for a lower-is-better metric)."""
+    sign = direction(metric)
+    cmap = plt.get_cmap("PuOr_r" if sign == LOWER else "PuOr")
+    words = (f"purple: more {kind(metric)}, orange: less" if sign is not None
+             else "purple: rose, orange: fell (no better direction)")
+    return cmap, words
+
+
+def plot_learned_map(cells: pd.DataFrame, boundary: pd.DataFrame, x: str, y: str, metric: str, path: Path) -> Path:
+    """A headline probe metric against its baseline, per cell: colour = the change since step 0 (``<m>_learned``,
+    mean over seeds) on a diverging map centred at 0; text = the change (± its std over seeds), the final value
+    and the value at step 0 (init)."""
+    learned, init = learned_column(metric), init_column(metric)
+    fig, ax, xs, ys = _frame(cells, x, y, f"{metric}: change since step 0, the untrained network\n(final − init, "
+                                          "mean over seeds)")
+    cmap, words = learned_colours(metric)
+    shown = cells[learned].astype(float).where(cells["measurable"].astype(bool))
+    reach = float(np.nanmax(np.abs(shown))) if shown.notna().any() else 0.0
+    norm = Normalize(-reach, reach) if reach > 0 else Normalize(-1e-9, 1e-9)
+    image = ax.imshow(_grid(cells, x, y, xs, ys, shown), cmap=cmap, norm=norm, origin="lower", aspect="auto")
+    for _, c in _labelled(cells, learned).iterrows():
+        spread = "" if pd.isna(c[f"{learned}_std"]) else f" ±{fmt_metric(c[f'{learned}_std'])}"
+        text = f"{fmt_change(c[learned])}{spread}\nfinal {fmt_metric(c[metric])}\ninit {fmt_metric(c[init])}"
+        _readable_text(ax, *_ij(c, x, y, xs, ys), text, cmap(norm(c[learned])))
+    _marks(ax, cells, x, y, xs, ys)
+    _boundary(ax, boundary, x, xs, ys)
+    fig.colorbar(image, ax=ax, label=f"final − init ({direction_words(metric)})\n{words}", fraction=0.05, pad=0.02)
     return save_figure(fig, path)

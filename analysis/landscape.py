@@ -6,8 +6,10 @@ that key. Definitions (docs/definitions.md), over the seeds of a cell:
   cell is called C only when C wins outright. ``share_C`` is the share of its seeds whose final phase is C.
 - steps (seconds) to C: per trial the first evaluation in phase C, +inf when it never got there; per cell the
   median over seeds with "never" counted as infinite, so a cell reads "never" once half its seeds never did.
-- acc, acc_x, acc_y, lattice_*, r2_x, r2_y, additivity, orthogonality: value at the last evaluation; mean and
-  sample standard deviation (``*_std``, NaN for one seed) over seeds.
+- acc, acc_x, acc_y, lattice_*, r2_x, r2_y, additivity, orthogonality and the headline probe metrics
+  (HEADLINE_PROBE): value at the last evaluation; mean and sample standard deviation (``*_std``, NaN for one seed)
+  over seeds. For each headline metric also ``<m>_init`` (its value at step 0, the untrained network) and
+  ``<m>_learned`` (final − init), per trial and as mean and std over seeds (analysis/representation.py).
 - onsets, coupling and learning order: analysis/onsets.py; medians over seeds, the learning order most common.
 - ceiling ``gt_acc``: mean over the cell's trials of the detector's score on the true images (with sampler-level
   noise, model/ceiling.py) of their evaluation conditions (NaN when not recorded); the cell is ``measurable``
@@ -33,11 +35,23 @@ import pandas as pd
 
 from analysis import ReportError
 from analysis.onsets import ONSET_COLUMNS, first_step, modal_learning, onset_basis, trial_learning
+from analysis.representation import BASELINE_COLUMNS, trial_baseline
 from analysis.results import ANALYSIS_DERIVED, CEILING_COLUMNS, LATTICE_COLUMNS, check_table
-from model.definitions import CEILING_MIN, CONFIG_SECTIONS, DERIVED, ERROR, FINISHED, ONSET, PHASES, UNFINISHED
+from model.definitions import (
+    CEILING_MIN,
+    CONFIG_SECTIONS,
+    DERIVED,
+    ERROR,
+    FINISHED,
+    HEADLINE_PROBE,
+    ONSET,
+    PHASES,
+    UNFINISHED,
+)
 
-FINAL_METRICS = ("acc", "acc_x", "acc_y", "frac_single", *LATTICE_COLUMNS, "r2_x", "r2_y", "additivity",
-                 "orthogonality")
+FINAL_METRICS = tuple(dict.fromkeys(("acc", "acc_x", "acc_y", "frac_single", *LATTICE_COLUMNS, "r2_x", "r2_y",
+                                     "additivity", "orthogonality", *HEADLINE_PROBE)))
+MEAN_OVER_SEEDS = (*FINAL_METRICS, *BASELINE_COLUMNS)  # each also gets <column>_std
 MEDIAN_OVER_SEEDS = ("steps_to_C", "seconds_to_C", *ONSET_COLUMNS, "coupling", "coupling_off")
 NOT_AXES = ("train.seed",)  # replicate seeds are aggregated, never mapped
 DEFAULT_AXES = ("density", "overlap")
@@ -175,18 +189,19 @@ def _first_value(values: pd.Series) -> float:
 def _final(evals: pd.DataFrame) -> dict[str, Any]:
     """Last-evaluation metrics and steps/seconds to C of one trial's evaluations (NaN when there are none)."""
     if evals.empty:
-        return {**dict.fromkeys(("step", "time_s", *FINAL_METRICS, "steps_to_C", "seconds_to_C"), math.nan),
-                "phase": math.nan}
+        return {**dict.fromkeys(("step", "time_s", *FINAL_METRICS, *BASELINE_COLUMNS, "steps_to_C", "seconds_to_C"),
+                                math.nan), "phase": math.nan}
     last = evals.iloc[-1]
     in_c = evals["phase"] == "C"
     return {"step": last["step"], "time_s": last["time_s"], "phase": last["phase"],
-            **{m: last[m] for m in FINAL_METRICS},
+            **{m: last[m] for m in FINAL_METRICS}, **trial_baseline(evals),
             "steps_to_C": first_step(evals, in_c), "seconds_to_C": first_step(evals, in_c, "time_s")}
 
 
 def trial_summary(df: pd.DataFrame, x: str, y: str | None = None, onset: float = ONSET) -> pd.DataFrame:
     """One row per trial: its cell, status, error, secondary quantities (sigma, ...), ceiling (gt_*), last
-    evaluation, steps/seconds to C, onsets, coupling and learning order (analysis/onsets.py)."""
+    evaluation, the headline probe metrics at step 0 and their change since (``<m>_init``, ``<m>_learned``),
+    steps/seconds to C, onsets, coupling and learning order (analysis/onsets.py)."""
     keys = cell_keys(x, y)
     df = check_table(df, tuple(keys))
     secondary = {name: column for name, column in SECONDARY.items() if column in df.columns}
@@ -201,6 +216,7 @@ def trial_summary(df: pd.DataFrame, x: str, y: str | None = None, onset: float =
             # An error may be recorded after evaluations: it decides the trial's status.
             "status": ERROR if (t["status"] == ERROR).any() else t["status"].iloc[-1],
             "error": next((e for e in t["error"] if e), ""), "trial_dir": first["trial_dir"], "n_evals": len(evals),
+            "probe_layer": first.get("eval.probe_layer", ""),  # the layer the plain probe names are read at
             **{name: first[column] for name, column in secondary.items()},
             **{c: _first_value(t[c]) for c in CEILING_COLUMNS},
             **_final(evals),
@@ -268,7 +284,7 @@ def landscape(df: pd.DataFrame, x: str, y: str | None = None, onset: float = ONS
             "step": vote["step"].max(), "reached_C": int(np.isfinite(vote["steps_to_C"].astype(float)).sum()),
             **_learning(vote),
         }
-        for m in FINAL_METRICS:
+        for m in MEAN_OVER_SEEDS:
             row[m], row[f"{m}_std"] = vote[m].astype(float).mean(), vote[m].astype(float).std()
         for m in MEDIAN_OVER_SEEDS:
             row[m] = vote[m].astype(float).median()

@@ -26,7 +26,7 @@ DODGE = 0.09  # horizontal offset between series at one key value, in index unit
 MARKERS = ("o", "s", "^", "D", "v", "P", "X")  # one per spacing ratio, beside its colour
 
 
-def _along(ax: Axes, cells: pd.DataFrame, x: str, labels: bool = True) -> list[Any]:
+def along_axis(ax: Axes, cells: pd.DataFrame, x: str, labels: bool = True) -> list[Any]:
     """Index positions of the key's values on ``ax``, hatched where a value failed or is unmeasurable; ticks
     labelled (with secondary quantities) when ``labels``. Returns the key's values in order."""
     xs = axis_values(cells[x])
@@ -42,7 +42,8 @@ def _along(ax: Axes, cells: pd.DataFrame, x: str, labels: bool = True) -> list[A
     return xs
 
 
-def _series(ax: Axes, cells: pd.DataFrame, xs: list[Any], x: str, column: str, offset: float, style: dict) -> None:
+def mean_std_series(ax: Axes, cells: pd.DataFrame, xs: list[Any], x: str, column: str, offset: float,
+                    style: dict) -> None:
     """Mean ± std over seeds of one final metric at each key value (measurable, known values only)."""
     shown = cells[cells[column].notna() & cells["measurable"].astype(bool)]
     if shown.empty:
@@ -56,7 +57,7 @@ def plot_acc_along(cells: pd.DataFrame, x: str, path: Path) -> Path:
     """Final acc, acc_x and acc_y along a one-axis key: on the training lattice (solid, filled) and off it (dashed,
     hollow), mean ± std over seeds, with the detector's ceiling (its score on perfect samples) when recorded."""
     fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(cells) + 3.0), 4.2))
-    xs = _along(ax, cells, x)
+    xs = along_axis(ax, cells, x)
     lattice = cells["lattice_acc_x"].notna().any()
     series = [("acc", 0.0, {"color": "0.25", "marker": "D", "linestyle": "-", "label": "acc (off lattice)"})]
     for axis, colour, sign in (("x", X_COLOUR, -1), ("y", Y_COLOUR, 1)):
@@ -67,7 +68,7 @@ def plot_acc_along(cells: pd.DataFrame, x: str, path: Path) -> Path:
                                                           "markerfacecolor": "white",
                                                           "label": f"acc_{axis} off lattice"}))
     for column, offset, style in series:
-        _series(ax, cells, xs, x, column, offset, style)
+        mean_std_series(ax, cells, xs, x, column, offset, style)
     if cells["gt_acc"].notna().any():
         ceiling = [position(xs, v) for v in cells[x]]
         ax.scatter(ceiling, cells["gt_acc"], marker="_", s=600, color="0.5", zorder=1,
@@ -140,10 +141,10 @@ def plot_onsets_along(trials: pd.DataFrame, cells: pd.DataFrame, x: str, path: P
     fig, axes = plt.subplots(2 if imbalanced else 1, 1, figsize=(max(6.0, 1.2 * len(cells) + 3.0),
                                                                 5.8 if imbalanced else 3.6), squeeze=False,
                              sharex=True)
-    xs = _along(axes[0, 0], cells, x, labels=not imbalanced)
+    xs = along_axis(axes[0, 0], cells, x, labels=not imbalanced)
     _onset_panel(axes[0, 0], read, xs, x, _never_level(read))
     if imbalanced:
-        _along(axes[1, 0], cells, x)
+        along_axis(axes[1, 0], cells, x)
         _coupling_panel(axes[1, 0], read, xs, x)
     axes[0, 0].set_title("when x and y were learned, per seed (on the training lattice and off it)", fontsize=10)
     handles = [h for ax in axes[:, 0] for h in ax.get_legend_handles_labels()[0]]

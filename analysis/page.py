@@ -13,7 +13,8 @@ h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 2em; border-bottom:
 .meta { color: #555; font-size: 0.85em; } .partial { background: #fff3cd; border: 1px solid #e0c36a;
 padding: 0.6em 1em; } li.sub { margin-left: 1.5em; list-style: circle; }
 figure { margin: 1.5em 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
-figure.small { display: inline-block; margin: 0.5em; } figure.small img { max-width: 540px; }
+figure.small { display: inline-block; vertical-align: top; margin: 0.5em; max-width: 540px; }
+figure.small img { max-width: 540px; }
 figcaption { font-size: 0.9em; color: #444; } table { border-collapse: collapse; font-size: 0.8em; }
 th, td { border: 1px solid #ccc; padding: 2px 6px; text-align: right; white-space: nowrap; }
 th { background: #f2f2f2; } .scroll { overflow-x: auto; } table.failed td { text-align: left; }

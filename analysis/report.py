@@ -12,15 +12,21 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.heatmaps import plot_metric_map, plot_phase_map, plot_steps_map
+from analysis.atlas import plot_atlas
+from analysis.heatmaps import plot_learned_map, plot_metric_map, plot_phase_map, plot_steps_map
 from analysis.landscape import cell_keys, landscape, phase_boundary, phase_timeline, sweep_axes, trial_summary
 from analysis.learning_plots import has_imbalance, plot_acc_along, plot_onset_scatter, plot_onsets_along
 from analysis.page import figure, page
 from analysis.plots import plot_latents, plot_learning_curves, plot_phase_strips, plot_samples, row_label
+from analysis.probe_plots import plot_probe_along, plot_probe_curves
+from analysis.representation import direction_words, fmt_metric, has_baseline, has_probe, init_column
 from analysis.results import load_evals, load_results
 from analysis.style import SECONDARY_SYMBOLS, axis_label, fmt_span, fmt_steps, fmt_value, secondary_names
 from analysis.summary import summarize
-from model.definitions import CEILING_MIN, COUPLED_MAX, ERROR
+from model.definitions import CEILING_MIN, COUPLED_MAX, ERROR, HEADLINE_PROBE
+
+# A figure of the report: (PNG, caption) or (PNG, caption, CSS class, e.g. "small"), or a section heading (str).
+Entry = tuple[Path, str] | tuple[Path, str, str] | str
 
 
 def example_trials(trials: pd.DataFrame) -> list[pd.Series]:
@@ -67,10 +73,51 @@ def _along_figures(out: Path, trials: pd.DataFrame, cells: pd.DataFrame, boundar
             (plot_steps_map(cells, boundary, x, None, out / "steps_to_C_map.png"), STEPS_CAPTION)]
 
 
+REPRESENTATION = "Representation against the untrained network (step 0)"
+EXAMPLES = "Example trials, one per final phase"
+ATLAS_CAPTION = ("Latent atlas of the same trial: the probe activations (top principal components of the default "
+                 "layer) over the grid of (x, y), embedded in 2D by Isomap (k = 8 neighbours) at step 0 and at the "
+                 "last evaluation in each phase the trial reached; each panel turned onto the one before it by a "
+                 "Procrustes fit (the first onto the grid), so they read alike. Coloured by x (top) and y (bottom); "
+                 "grey lines join grid neighbours. An ordered sheet, x and y varying smoothly across it, is what "
+                 "phase C should show.")
+
+
+def _representation_figures(out: Path, df: pd.DataFrame, trials: pd.DataFrame, cells: pd.DataFrame,
+                            boundary: pd.DataFrame, x: str, y: str | None) -> list[Entry]:
+    """Each headline probe metric against its step-0 baseline: per cell (heatmaps of the change, or along a
+    one-axis key) and over training for the example trials; nothing for a table without the probe."""
+    if not has_probe(df):
+        return []
+    figures: list[Entry] = [REPRESENTATION]
+    if has_baseline(cells):
+        if y is None:
+            figures.append((plot_probe_along(cells, x, out / "probe_along.png"),
+                            "Headline probe metrics at step 0 (hollow, dashed) and at the end (filled), mean ± std "
+                            "over seeds along the key, with the change printed above each value: purple when it "
+                            "moved towards order or factorization by more than its seed spread, orange when away, "
+                            "grey within it (or one seed). "
+                            + "; ".join(f"{m}: {direction_words(m)}" for m in HEADLINE_PROBE) + "."))
+        else:
+            figures += [(plot_learned_map(cells, boundary, x, y, m, out / f"probe_{m}_map.png"),
+                         f"{m} ({direction_words(m)}): colour = change since step 0, mean over seeds; each cell "
+                         "prints the change ± its std over seeds, the final value and the value at step 0.",
+                         "small")  # side by side, two to a row
+                        for m in HEADLINE_PROBE]
+    examples = [t for t in example_trials(trials) if t["n_evals"] > 0]
+    if examples:
+        figures.append((plot_probe_curves(df, examples, x, y, out / "probe_curves.png"),
+                        "Headline probe metrics over training for the example trials (one row each), the dashed line "
+                        "at their value at step 0 and each interval between evaluations shaded by the phase found at "
+                        "its end."))
+    return figures
+
+
 def _example_figures(sweep_dir: Path, out: Path, df: pd.DataFrame, trials: pd.DataFrame, x: str,
-                     y: str | None) -> list[tuple[Path, str]]:
-    """Probe latents and samples of one example trial per final phase (from their saved evaluations)."""
-    figures = []
+                     y: str | None) -> list[Entry]:
+    """Probe latents (PCA), latent atlas (Isomap) and samples of one example trial per final phase (from their
+    saved evaluations)."""
+    figures: list[Entry] = []
     for t in example_trials(trials):
         evals = load_evals(sweep_dir, t)
         if not evals:
@@ -82,16 +129,27 @@ def _example_figures(sweep_dir: Path, out: Path, df: pd.DataFrame, trials: pd.Da
         figures.append((plot_latents(evals, out / f"latents_{phase}.png", f"probe latents (PCA): {title}", notes),
                         f"Representation of an example trial ending in phase {phase}: PC1/PC2 of the probe "
                         "activations over a grid of (x, y), coloured by x (top) and y (bottom)."))
+        atlas = plot_atlas(evals, rows, out / f"atlas_{phase}.png", f"latent atlas (Isomap): {title}")
+        if atlas is not None:
+            figures.append((atlas, ATLAS_CAPTION + _wrap_note(rows)))
         last = evals[-1]
         figures.append((plot_samples(last["samples"], last["targets"], out / f"samples_{phase}.png",
                                      f"samples at step {int(last['step'])}: {title}"),
                         "Generated samples of the same trial at its last evaluation; red crosses mark the targets."))
-    return figures
+    return [EXAMPLES, *figures] if figures else []
+
+
+def _wrap_note(rows: pd.DataFrame) -> str:
+    """The atlas caption's note for periodic data (``rows``: the trial's rows), whose wrap-around neighbours are not
+    joined."""
+    periodic = "data.boundary" in rows.columns and (rows["data.boundary"] == "periodic").any()
+    return (" The data is periodic: the wrap-around neighbours (an axis' last value and its first) are not joined."
+            if periodic else "")
 
 
 def _figures(sweep_dir: Path, out: Path, df: pd.DataFrame, trials: pd.DataFrame, cells: pd.DataFrame,
-             boundary: pd.DataFrame, x: str, y: str | None) -> list[tuple[Path, str]]:
-    """Write every figure; returns (path, caption) in reading order."""
+             boundary: pd.DataFrame, x: str, y: str | None) -> list[Entry]:
+    """Write every figure; returns (path, caption) in reading order, with section headings (str) between."""
     figures = (_along_figures(out, trials, cells, boundary, x) if y is None
                else _grid_figures(out, cells, boundary, x, y))
     figures += [(plot_phase_strips(phase_timeline(df, x, y), cells, x, y, out / "phase_strips.png"), STRIPS_CAPTION),
@@ -101,7 +159,8 @@ def _figures(sweep_dir: Path, out: Path, df: pd.DataFrame, trials: pd.DataFrame,
                         "onset_y against onset_x per trial, coloured by spacing ratio: on the diagonal x and y were "
                         f"learned at the same step (coupled within the grey band, ×{COUPLED_MAX:g}); above it y was "
                         "learned later, below it x. Left: on the training lattice (the onsets used); right: off it."))
-    return figures + _example_figures(sweep_dir, out, df, trials, x, y)
+    return (figures + _representation_figures(out, df, trials, cells, boundary, x, y)
+            + _example_figures(sweep_dir, out, df, trials, x, y))
 
 
 def _md_to_html(lines: list[str]) -> str:
@@ -130,6 +189,13 @@ def _coupling_cell(c: pd.Series) -> str:
     return f"{c['coupling']:.2g}{spread}"
 
 
+def _from_init(c: pd.Series, m: str) -> str:
+    """'0.84 → 0.95' (means over seeds), the final value alone without a step-0 value, '' when unknown."""
+    if pd.isna(c[m]):
+        return ""
+    return fmt_metric(c[m]) if pd.isna(c[init_column(m)]) else f"{fmt_metric(c[init_column(m)])} → {fmt_metric(c[m])}"
+
+
 def _table(cells: pd.DataFrame, x: str, y: str | None) -> pd.DataFrame:
     """The landscape as shown in report.html: cell keys, secondary quantities (σ, ...), state and phase (noting
     unmeasurable cells), ceiling, seeds, final metrics ± std, steps to C, onsets on and off the lattice, coupling."""
@@ -152,23 +218,27 @@ def _table(cells: pd.DataFrame, x: str, y: str | None) -> pd.DataFrame:
     table |= {m: _mean_std(cells, m) for m in metrics}
     table |= {"steps to C": cells["steps_to_C"].map(fmt_steps), "seconds to C": cells["seconds_to_C"].map(fmt_steps)}
     table |= {m: _mean_std(cells, m) for m in ("r2_x", "r2_y", "additivity", "orthogonality")}
+    if has_probe(cells):  # each headline probe metric from step 0 to the end (means over seeds)
+        table |= {f"{m} init → final": [_from_init(c, m) for _, c in cells.iterrows()] for m in HEADLINE_PROBE}
     table |= {m.replace("_off", " off lattice"): cells[m].map(fmt_steps)
               for m in ("onset_x", "onset_y", "onset_x_off", "onset_y_off")}
     table |= {"coupling (seeds)": [_coupling_cell(c) for _, c in cells.iterrows()], "learning": cells["learning"]}
     return pd.DataFrame(table)
 
 
-def render_html(manifest: dict[str, Any], summary: list[str], figures: list[tuple[Path, str]], cells: pd.DataFrame,
-                trials: pd.DataFrame, x: str, y: str | None) -> str:
+def render_html(manifest: dict[str, Any], summary: list[str], figures: list[Entry],
+                cells: pd.DataFrame, trials: pd.DataFrame, x: str, y: str | None) -> str:
     """The self-contained HTML page of a sweep report: manifest details, the ``summary`` lines,
-    ``figures`` as (PNG path, caption), the landscape table of ``cells`` on axes ``x`` and ``y``, failed ``trials``."""
+    ``figures`` (``Entry``: PNG path and caption, or a section heading), the landscape table of ``cells`` on axes
+    ``x`` and ``y``, failed ``trials``."""
     name = html.escape(str(manifest.get("name", "sweep")))
     meta = " · ".join(f"{k} {html.escape(str(manifest[k]))}" for k in ("spec_hash", "git_commit", "version", "created")
                       if manifest.get(k))
     partial = any(line.startswith("- **Partial") for line in summary)
     body = [f"<h1>phasescape sweep report: {name}</h1>", f'<p class="meta">{meta}</p>',
             f'<div class="{"partial" if partial else "summary"}">{_md_to_html(summary)}</div>']
-    body += [figure(path, f"{path.name}: {caption}") for path, caption in figures]
+    body += [f"<h2>{html.escape(item)}</h2>" if isinstance(item, str)
+             else figure(item[0], f"{item[0].name}: {item[1]}", *item[2:]) for item in figures]
     body += ["<h2>Landscape (landscape.csv)</h2>",
              f'<div class="scroll">{_table(cells, x, y).to_html(index=False, escape=True)}</div>']
     failed = trials[trials["status"] == ERROR]

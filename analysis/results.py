@@ -32,6 +32,7 @@ OPTIONAL_TEXT = ("config_hash", "error", "trial_dir")
 CEILING_COLUMNS = ("gt_frac_single", "gt_acc", "gt_acc_x", "gt_acc_y")
 LATTICE_COLUMNS = ("lattice_frac_single", "lattice_acc", "lattice_acc_x", "lattice_acc_y")
 OPTIONAL_METRICS = (*PROBE_METRICS, *CEILING_COLUMNS, *LATTICE_COLUMNS)
+PROBE_PREFIX = "probe."  # every layer's probe metrics: probe.<layer>.<metric> (model/definitions.py probe_column)
 ANALYSIS_DERIVED = ("ratio",)  # derived here from the config columns (spacing_ratio), mappable like density
 
 
@@ -56,7 +57,8 @@ def check_table(df: pd.DataFrame, columns: tuple[str, ...] = ()) -> pd.DataFrame
 
     Before any trial has evaluated, the store writes no metric columns at all: those become empty. Once
     ``step`` exists, every metric column must too. Optional metric columns (probe, ceiling, lattice scores) that an
-    older table lacks become NaN; ``ratio`` (``spacing_ratio``) is added when both spacings are columns.
+    older table lacks become NaN; every metric column, the per-layer ``probe.*`` ones included, is numeric (nulls
+    read NaN); ``ratio`` (``spacing_ratio``) is added when both spacings are columns.
     """
     df = df.copy()
     if "step" not in df.columns:
@@ -74,11 +76,15 @@ def check_table(df: pd.DataFrame, columns: tuple[str, ...] = ()) -> pd.DataFrame
     bad = sorted(set(df["phase"].dropna()) - set(PHASES))
     if bad:
         raise ReportError(f"phase: unknown value {bad[0]!r}; expected A, B or C (or empty before any evaluation)")
-    for column in OPTIONAL_METRICS:
-        if column not in df.columns:
-            df[column] = np.nan
-    for column in (*REQUIRED_METRICS, *OPTIONAL_METRICS):  # JSON lines carry NaN as null and infinities as "inf"
-        df[column] = pd.to_numeric(df[column], errors="coerce")
+    missing = [column for column in OPTIONAL_METRICS if column not in df.columns]
+    df = df.assign(**dict.fromkeys(missing, np.nan))
+    # JSON lines carry NaN as null and infinities as "inf": a column of nulls would stay text. Every layer's probe
+    # metrics (probe.<layer>.<metric>) are numbers too; the loss when present.
+    per_layer = [c for c in df.columns if c.startswith(PROBE_PREFIX)]
+    numeric = [*REQUIRED_METRICS, *OPTIONAL_METRICS, *per_layer, *(["loss"] if "loss" in df.columns else [])]
+    # All columns at once: column by column, a wide table (8 layers × 19 metrics) fragments.
+    converted = df[numeric].apply(pd.to_numeric, errors="coerce")
+    df = pd.concat([df.drop(columns=numeric), converted], axis=1)[list(df.columns)]
     if {"data.spacing_x", "data.spacing_y"} <= set(df.columns):
         spacings = (pd.to_numeric(df[f"data.spacing_{a}"], errors="coerce") for a in "xy")
         df["ratio"] = [spacing_ratio(sx, sy) for sx, sy in zip(*spacings, strict=True)]

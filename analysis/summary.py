@@ -28,8 +28,24 @@ from analysis.onsets import (
     onset_basis,
 )
 from analysis.plots import row_label
+from analysis.representation import (
+    BETTER,
+    FACTOR,
+    ORDER,
+    UNKNOWN,
+    WITHIN,
+    WORSE,
+    direction,
+    fmt_metric,
+    has_baseline,
+    has_probe,
+    init_column,
+    kind,
+    learned_column,
+    moved,
+)
 from analysis.style import fmt_span, fmt_steps, fmt_value, secondary_names
-from model.definitions import CEILING_MIN, COUPLED_MAX, ERROR, ONSET, UNFINISHED
+from model.definitions import CEILING_MIN, COUPLED_MAX, ERROR, HEADLINE_PROBE, ONSET, PHASES, UNFINISHED
 
 LEARNING_WORDS = {COUPLED: "coupled", SEQUENTIAL: "sequential (sparse axis later)", SPARSE_FIRST: "sparse axis first",
                   SPARSE_NEVER: "sparse axis never learned", DENSE_NEVER: "dense axis never learned",
@@ -300,6 +316,105 @@ def learning_lines(trials: pd.DataFrame, cells: pd.DataFrame, x: str, y: str | N
     return lines
 
 
+def _verdict_words(metric: str, verdict: str) -> str:
+    """A cell's change in words: 'more ordered', 'less factorized', 'rose' (no direction), 'within the seed
+    spread', 'one seed, no spread'."""
+    if verdict == WITHIN:
+        return "within the seed spread"
+    if verdict == UNKNOWN:
+        return "one seed (no spread)"
+    if direction(metric) is None:
+        return "rose beyond the seed spread" if verdict == BETTER else "fell beyond the seed spread"
+    return f"{'more' if verdict == BETTER else 'less'} {kind(metric)} beyond the seed spread"
+
+
+def _metric_change(group: pd.DataFrame, metric: str) -> tuple[str, str]:
+    """One headline metric over a group of cells: its words ('trust rose from 0.84 at init to 0.95 (more ordered
+    beyond the seed spread in 3 of 3 cells)', medians over cells) and its status: BETTER when more than half the
+    cells moved in the metric's direction beyond their seed spread, WORSE when more than half moved against it,
+    WITHIN otherwise; with no cell's spread known (one seed each), the direction of the median change."""
+    learned = learned_column(metric)
+    cells = group[group[learned].notna()]
+    init, final = cells[init_column(metric)].median(), cells[metric].median()
+    if fmt_metric(init) == fmt_metric(final):
+        change = f"{metric} stayed at {fmt_metric(final)}, as at init"
+    else:
+        change = f"{metric} {'rose' if final > init else 'fell'} from {fmt_metric(init)} at init to {fmt_metric(final)}"
+    verdicts = Counter(moved(metric, c[learned], c[f"{learned}_std"]) for _, c in cells.iterrows())
+    n = len(cells)
+    parts = [f"{_verdict_words(metric, v)} in {verdicts[v]}" for v in (BETTER, WORSE, WITHIN, UNKNOWN) if verdicts[v]]
+    if verdicts[UNKNOWN] == n:
+        median = cells[learned].median() * (direction(metric) or 1)
+        status = BETTER if median > 0 else WORSE if median < 0 else WITHIN
+    else:
+        status = BETTER if verdicts[BETTER] > n / 2 else WORSE if verdicts[WORSE] > n / 2 else WITHIN
+    return f"{change} ({', '.join(parts)} of {_n(n, 'cell')})", status
+
+
+def _became(kind_: str, better: list[str], metrics: list[str]) -> str:
+    """'ordered', 'did not order', 'ordered by trust but not by knn_r2_x' (``better``: the metrics of this kind that
+    moved its way)."""
+    verb = {ORDER: ("ordered", "did not order"), FACTOR: ("factorized", "did not factorize")}[kind_]
+    if len(better) == len(metrics):
+        return verb[0]
+    if not better:
+        return verb[1]
+    return f"{verb[0]} by {_join(better)} but not by {_join([m for m in metrics if m not in better])}"
+
+
+def _group_line(group: pd.DataFrame, label: str) -> str:
+    """One sub-bullet: whether a group of cells ordered and factorized (by the headline metrics that have a
+    direction), then each headline metric's change from init, medians over the cells."""
+    metrics = [m for m in HEADLINE_PROBE if group[learned_column(m)].notna().any()]
+    changes = {m: _metric_change(group, m) for m in metrics}
+    verdicts = []
+    for kind_ in (ORDER, FACTOR):
+        mine = [m for m in metrics if kind(m) == kind_]
+        if mine:
+            verdicts.append(_became(kind_, [m for m in mine if changes[m][1] == BETTER], mine))
+    if verdicts == ["did not order", "did not factorize"]:
+        verdicts = ["neither ordered nor factorized"]
+    joint = ", and " if any(" but not by " in v for v in verdicts) else " and "
+    spread = ("; one seed per cell, so no seed spread to judge by: the verdict follows the direction of the median "
+              "change" if all(group[f"{learned_column(m)}_std"].isna().all() for m in metrics) else "")
+    verdict = f", it {joint.join(verdicts)}{spread}" if verdicts else ""
+    return f"  - {label}{verdict}: {'; '.join(words for words, _ in changes.values())}."
+
+
+def representation_lines(trials: pd.DataFrame, cells: pd.DataFrame) -> list[str]:
+    """Whether the representation ordered and factorized against the untrained network (step 0), over the
+    measurable cells that end in phase C and over those that do not, by the headline probe metrics
+    (HEADLINE_PROBE, with their directions: analysis/representation.py); or why that cannot be said."""
+    if not has_probe(cells):
+        return ["- Representation probe not recorded in this table (an older sweep): nothing to say about the "
+                "representation."]
+    if not has_baseline(cells):
+        return ["- Representation: this table has no evaluation of the untrained network (step 0), so the probe "
+                "metrics have no baseline to be read against; their final values are in landscape.csv."]
+    learned = [learned_column(m) for m in HEADLINE_PROBE]
+    measured = _measured(cells)
+    measured = measured[measured[learned].notna().any(axis=1)]
+    if measured.empty:
+        return ["- Representation: no measurable cell with results has a step-0 baseline of the probe metrics."]
+    layers = sorted({str(v) for v in trials.get("probe_layer", pd.Series(dtype=str)) if isinstance(v, str) and v})
+    layer = f"probe layer {_join(layers)}; " if layers else ""
+    lines = [f"- Representation against the untrained network at step 0 ({layer}medians over cells of the means over "
+             "seeds; a cell's change counts when it exceeds its seed spread, the std of the change over seeds):"]
+    in_c, rest = measured[measured["phase"] == "C"], measured[measured["phase"] != "C"]
+    if in_c.empty:
+        lines.append("  - No measurable cell ends in phase C: there is no cell with right samples to read the "
+                     "representation of.")
+    else:
+        lines.append(_group_line(in_c, f"In the {_n(len(in_c), 'cell')} that end{'s' if len(in_c) == 1 else ''} in "
+                                       "phase C"))
+    if len(rest):
+        counts = rest["phase"].value_counts()
+        split = ", ".join(f"{p} {counts[p]}" for p in PHASES if counts.get(p, 0))
+        that = ("that does not" if len(rest) == 1 else "that do not") if len(in_c) else "with results"
+        lines.append(_group_line(rest, f"In the {_n(len(rest), 'cell')} {that} (final phase {split})"))
+    return lines
+
+
 def failure_lines(trials: pd.DataFrame, cells: pd.DataFrame, x: str, y: str | None) -> list[str]:
     """Failed trials (the first five with their errors) and cells that pool different configs."""
     lines = []
@@ -320,9 +435,10 @@ def failure_lines(trials: pd.DataFrame, cells: pd.DataFrame, x: str, y: str | No
 def summarize(manifest: dict[str, Any], trials: pd.DataFrame, cells: pd.DataFrame, boundary: pd.DataFrame,
               x: str, y: str | None = None) -> list[str]:
     """The findings in words, as Markdown lines: progress, grid, detector ceiling, final phases, boundary,
-    fastest cell, per-axis learning, failures. ``trials``/``cells``/``boundary`` come from trial_summary,
-    landscape and phase_boundary on the axes ``x`` and ``y`` (None for a one-axis sweep)."""
+    fastest cell, per-axis learning, the representation against its step-0 baseline, failures.
+    ``trials``/``cells``/``boundary`` come from trial_summary, landscape and phase_boundary on the axes ``x`` and
+    ``y`` (None for a one-axis sweep)."""
     return [f"# Sweep report: {manifest.get('name', 'sweep')}", "",
             *progress(manifest, trials), *grid_line(cells, x, y), *ceiling_lines(cells, x, y), *phase_lines(cells),
             *boundary_lines(cells, boundary, y), *fastest_line(cells, x, y), *learning_lines(trials, cells, x, y),
-            *failure_lines(trials, cells, x, y)]
+            *representation_lines(trials, cells), *failure_lines(trials, cells, x, y)]

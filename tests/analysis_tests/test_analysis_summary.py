@@ -14,10 +14,13 @@ from test_analysis_landscape import KEY, X, Y, failed, imbalance_trial, table, t
 from analysis.landscape import landscape, phase_boundary, sweep_axes, trial_summary
 from analysis.results import check_table
 from analysis.summary import summarize
+from model.definitions import HEADLINE_PROBE
 
 RULE = "a cell's phase is the most common final phase over its seeds (ties go to the less advanced phase)."
 NO_CEILING = "- Detector ceiling not recorded in this table (an older sweep): every cell is treated as measurable."
 FINISHED = {"name": "case", "finished": True}
+NO_PROBE = ("- Representation probe not recorded in this table (an older sweep): nothing to say about the "
+            "representation.")
 
 
 def _measured(cells: pd.DataFrame) -> pd.DataFrame:
@@ -68,6 +71,37 @@ def _check_learning(line: str, trials: pd.DataFrame, cells: pd.DataFrame) -> Non
     assert ("on the training lattice" in line) == (trials["onset_basis"] == "lattice").all()
 
 
+def _close(printed: str, value: float) -> bool:
+    """Whether ``printed`` (e.g. '0.84', '0.0045', '−0.24') is ``value`` to its printed decimals."""
+    decimals = len(printed.split(".")[1]) if "." in printed else 0
+    return abs(float(printed.replace("−", "-")) - value) <= 0.5 * 10 ** -decimals + 1e-12
+
+
+def _check_representation(lines: list[str], cells: pd.DataFrame) -> None:
+    """The probe sentences: said to be unrecorded exactly when no headline metric is in the table; each group's cell
+    count, and each metric's medians over the group (init and final, rose or fell), re-derived from the cells."""
+    said = "\n".join(lines)
+    recorded = any(cells[m].notna().any() for m in HEADLINE_PROBE)
+    assert ("Representation probe not recorded" in said) == (not recorded)
+    learned = [f"{m}_learned" for m in HEADLINE_PROBE]
+    measured = _measured(cells)
+    measured = measured[measured[learned].notna().any(axis=1)] if recorded else measured.iloc[:0]
+    for line in lines:
+        m = re.match(r"  - In the (\d+) cells? (that ends? in phase C|that do(?:es)? not|with results)", line)
+        if not m:
+            continue
+        group = measured[(measured["phase"] == "C") == ("phase C" in m.group(2))]
+        assert int(m.group(1)) == len(group)
+        for metric, verb, init, final in re.findall(r"(\w+) (rose|fell) from (\S+) at init to ([^\s(]+)", line):
+            sub = group[group[f"{metric}_learned"].notna()]
+            medians = sub[f"{metric}_init"].median(), sub[metric].median()
+            assert _close(init, medians[0]) and _close(final, medians[1]), (metric, init, final, medians)
+            assert (verb == "rose") == (medians[1] > medians[0])
+        for metric, value in re.findall(r"(\w+) stayed at (\S+), as at init", line):
+            sub = group[group[f"{metric}_learned"].notna()]
+            assert _close(value, sub[f"{metric}_init"].median()) and _close(value, sub[metric].median())
+
+
 def check_against_tables(lines, trials, cells, boundary):
     """Each sentence whose claim can be re-derived from the tables is; each table fact that must be said is."""
     said = "\n".join(lines)
@@ -84,6 +118,7 @@ def check_against_tables(lines, trials, cells, boundary):
     assert ("Detector ceiling not recorded in this table" in said) == cells["gt_acc"].isna().all()
     assert sum(line.startswith(("- No phase boundary", "- Boundary", "- A single cell")) for line in lines) == 1
     assert "every cell with results ends in the same phase" not in said  # the false sentence of issue 19
+    _check_representation(lines, cells)
 
 
 def summary_of(df, manifest=FINISHED, swept=()):
@@ -109,6 +144,7 @@ def test_diagonal_cells_of_different_phase_have_no_boundary_and_the_summary_says
         "- No phase boundary can be placed: the final phases differ (B 1, C 1), but no two measurable cells of "
         "different phase are neighbours in a row or column of the grid.",
         "- Fastest to C: density 1, overlap 0.5 after 300 steps (median over seeds; 30 s).",
+        NO_PROBE,
     ]
 
 
@@ -131,6 +167,7 @@ def test_a_single_cell():
         "- Final phase C in 1 of 1 measurable cell with results (A 0, B 0, C 1).",
         "- A single cell: no phase boundary to look for.",
         "- Fastest to C: density 0.5, overlap 0.1 after 250 steps (median over seeds; 25 s).",  # C at 300 and 200
+        NO_PROBE,
     ]
 
 
@@ -142,6 +179,7 @@ def test_all_trials_failed():
         NO_CEILING,
         "- No measurable cell has a final phase yet (3 failed cells).",
         "- No phase boundary: no measurable cell has results.",
+        NO_PROBE,
         "- Failed: 3 trials in 3 cells (hatched or ✗ in the figures; listed at the end of report.html):",
         "  - f1 (density 0.25): TrainingDiverged: loss became nan",
         "  - f2 (density 0.5): TrainingDiverged: loss became nan",
@@ -166,6 +204,7 @@ def test_a_partial_sweep():
         "1 of them holds running trials: their phase is the latest evaluation's.",
         "- Boundary to phase C: along density ≈ 0.75 (1 neighbouring cell pair).",
         "- Fastest to C: density 0.5, overlap 0.1 after 300 steps (median over seeds; 30 s).",
+        NO_PROBE,
         "- Failed: 1 trial in 1 cell (hatched or ✗ in the figures; listed at the end of report.html):",
         "  - f (density 1, overlap 0.5): TrainingDiverged: loss became nan",
     ]
@@ -187,6 +226,7 @@ def test_an_unmeasurable_cell_is_listed_not_counted_and_breaks_the_boundary():
         "- Final phase C in 3 of 5 measurable cells with results (A 2, B 0, C 3); 1 unmeasurable cell not counted.",
         "- Boundary to phase C: along density ≈ 0.375 (1 neighbouring cell pair).",
         "- Fastest to C: density 0.5, overlap 0.5 after 200 steps (median over seeds; 20 s).",
+        NO_PROBE,
     ]
 
 
@@ -214,7 +254,8 @@ LEARNING_HEAD = ("- x/y learning under imbalanced data ({}; coupling = sparse on
 
 def test_coupled_sequential_and_never_learned_on_the_lattice():
     lines = summary_of(imbalance_sweep(), swept=[KEY])
-    learning = lines[lines.index(next(line for line in lines if line.startswith("- x/y learning"))):]
+    learning = lines[lines.index(next(line for line in lines if line.startswith("- x/y learning"))):-1]
+    assert lines[-1] == NO_PROBE
     assert learning == [
         LEARNING_HEAD.format("onsets on the training lattice") + "either way): coupled in 2, sequential (sparse axis "
         "later) in 1, sparse axis never learned in 1 of 4 imbalanced measurable cells (most common over seeds; per "
