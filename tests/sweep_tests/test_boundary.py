@@ -86,6 +86,17 @@ def test_trainer_stops_once_settled():
     assert [m["step"] for m in history] == [0, 15] and {m["phase"] for m in history} == {"B"}
 
 
+def test_packed_member_leaves_the_pack_once_settled_the_others_go_on():
+    from model.packed import PackedTrainer
+
+    configs = [from_preset("micro", {"train.threads": 1, "eval.phase_single": s, "train.steps": 60})
+               for s in (0.1, 0.5)]
+    left = []
+    histories = PackedTrainer(configs).run(until=lambda h: settled(h, "B", 2), on_settled=left.append)
+    assert [m.config.eval.phase_single for m in left] == [0.1]
+    assert [m["step"] for m in histories[0]] == [0, 15] and [m["step"] for m in histories[1]] == [0, 15, 30, 45, 60]
+
+
 GOOD = {"name": "ok", "base": "micro", "seeds": [0], "search": "boundary",
         "axes": {"data.sigma": [1.0, 1.2, 1.4], "eval.phase_acc": [0.5, 0.6, 0.7]}}
 
