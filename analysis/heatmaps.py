@@ -4,7 +4,9 @@ metric's change since step 0 (diverging colours centred at 0, final and init pri
 Cells sit on an index grid (one column per x value, one row per y value, y growing upwards), so continuous
 data (density = inf) gets its own labelled column. A one-axis landscape (y None) is drawn as a single strip along
 its key, each value labelled with the secondary quantities (density, overlap, ratio, σ) that follow from it.
-Grid positions without a trial stay blank; failed cells are hatched with crosses, unmeasurable ones (detector
+Grid positions without a trial stay blank; cells a boundary search inferred without training are dotted and
+labelled "inferred" (on the phase map in their inferred phase's colour);
+failed cells are hatched with crosses, unmeasurable ones (detector
 ceiling below CEILING_MIN) with single diagonals and their ceiling; cells with a trial still running carry a '*'.
 """
 
@@ -36,6 +38,7 @@ from analysis.representation import (
 )
 from analysis.style import (
     FAILED_HATCH,
+    INFERRED_HATCH,
     PHASE_COLOURS,
     PHASE_NAMES,
     UNMEASURABLE_HATCH,
@@ -104,8 +107,9 @@ def _grid(cells: pd.DataFrame, x: str, y: str | None, xs: list[Any], ys: list[An
 
 
 def _labelled(cells: pd.DataFrame, column: str) -> pd.DataFrame:
-    """The cells whose ``column`` is drawn as a value: known and measurable (unmeasurable ones get their own label)."""
-    return cells[cells[column].notna() & cells["measurable"].astype(bool)]
+    """The cells whose ``column`` is drawn as a value: known, measurable and trained (unmeasurable and inferred
+    cells get their own label)."""
+    return cells[cells[column].notna() & cells["measurable"].astype(bool) & (cells["state"] != "inferred")]
 
 
 def _hatch(ax: Axes, i: int, j: int, hatch: str, text: str) -> None:
@@ -116,11 +120,16 @@ def _hatch(ax: Axes, i: int, j: int, hatch: str, text: str) -> None:
 
 
 def _marks(ax: Axes, cells: pd.DataFrame, x: str, y: str | None, xs: list[Any], ys: list[Any]) -> None:
-    """Hatch failed and unmeasurable cells, name pending ones, flag running trials and partial failures."""
+    """Hatch failed, unmeasurable and inferred cells, name pending ones, flag running trials and partial failures."""
     for _, c in cells.iterrows():
         i, j = _ij(c, x, y, xs, ys)
         ceiling = "" if c["measurable"] else f"\nceiling {c['gt_acc']:.2f}"
-        if c["state"] == "failed":
+        if c["state"] == "inferred":  # dots over the phase colour (the phase map) or blank (the other maps)
+            ax.add_patch(Rectangle((i - 0.5, j - 0.5), 1, 1, facecolor="none", edgecolor="0.35",
+                                   hatch=INFERRED_HATCH, linewidth=0))
+            ax.text(i, j, f"{'' if pd.isna(c['phase']) else c['phase']}\ninferred", ha="center", va="center",
+                    fontsize=8, bbox={"facecolor": "white", "edgecolor": "none", "pad": 1, "alpha": 0.8})
+        elif c["state"] == "failed":
             _hatch(ax, i, j, FAILED_HATCH, f"failed\n({c['n_error']}){ceiling}")
         elif not c["measurable"]:
             _hatch(ax, i, j, UNMEASURABLE_HATCH, f"unmeasurable{ceiling}")
@@ -162,6 +171,8 @@ def state_handles() -> list[Any]:
     return [Patch(facecolor="white", edgecolor="0.3", hatch=FAILED_HATCH, label="failed (all trials)"),
             Patch(facecolor="white", edgecolor="0.3", hatch=UNMEASURABLE_HATCH,
                   label=f"unmeasurable (detector ceiling < {CEILING_MIN:g})"),
+            Patch(facecolor="white", edgecolor="0.35", hatch=INFERRED_HATCH,
+                  label="inferred (not trained; its trained neighbours agree)"),
             Patch(facecolor="none", edgecolor="none", label="✗n  n trials failed"),
             Patch(facecolor="none", edgecolor="none", label="*  still running (partial)")]
 

@@ -18,8 +18,10 @@ that key. Definitions (docs/definitions.md), over the seeds of a cell:
 - ``sigma_min``/``sigma_max`` (and density, overlap, ratio when they are no axis): the span of the quantity over
   the cell's trials, equal unless the cell pools different configs.
 Failed trials (status ERROR) are counted per cell but neither vote nor average: their last evaluation is not a
-final state. Trials stopped early by a scheduler (STOPPED) count like completed ones. Running (or pending) trials
-count with their latest evaluation, and their cells are marked partial.
+final state. Trials stopped early (STOPPED, by a scheduler or by the spec's ``stop`` once settled in a phase) count
+like completed ones. Cells of a boundary search's grid that it never trained (the manifest's ``boundary``) are added
+with state ``inferred`` and the phase their trained neighbours agree on; they have no trials and no metrics.
+Running (or pending) trials count with their latest evaluation, and their cells are marked partial.
 """
 
 from __future__ import annotations
@@ -212,6 +214,7 @@ def trial_summary(df: pd.DataFrame, x: str, y: str | None = None, onset: float =
         first = t.iloc[0]
         row: dict[str, Any] = {
             "trial_id": trial_id, **{k: first[k] for k in keys}, "seed": first["seed"],
+            "stop_reason": t["stop_reason"].iloc[-1] if "stop_reason" in t.columns else "",
             "config_hash": first["config_hash"],
             # An error may be recorded after evaluations: it decides the trial's status.
             "status": ERROR if (t["status"] == ERROR).any() else t["status"].iloc[-1],
@@ -255,12 +258,37 @@ def measurable_trials(trials: pd.DataFrame, cells: pd.DataFrame, x: str, y: str 
     return voting(trials).merge(cells.loc[cells["measurable"].astype(bool), keys], on=keys, how="inner")
 
 
-def landscape(df: pd.DataFrame, x: str, y: str | None = None, onset: float = ONSET) -> pd.DataFrame:
+def inferred_cells(grid: dict[str, Any] | None, x: str, y: str | None, present: pd.DataFrame) -> list[dict[str, Any]]:
+    """Landscape rows of the cells a boundary search did not train (``grid``: the manifest's ``boundary``), on the
+    axes x, y, unless ``present`` (the trained cells) has them already; none when the axes are not the grid's."""
+    keys = cell_keys(x, y)
+    if not grid:
+        return []
+    seen = {tuple(v) for v in present[keys].itertuples(index=False)} if len(present) else set()
+    rows: dict[tuple, dict[str, Any]] = {}
+    for cell in grid["cells"]:
+        values = cell["values"]
+        if cell["trained"] or not all(k in values for k in keys):
+            continue
+        key = tuple(values[k] for k in keys)
+        if key in seen or key in rows:
+            continue
+        spans = {f"{name}_{end}": values[column] for name, column in SECONDARY.items() if column in values
+                 and column not in keys for end in ("min", "max")}
+        rows[key] = {**dict(zip(keys, key, strict=True)), "state": "inferred", "n_trials": 0, "n_completed": 0,
+                     "n_running": 0, "n_error": 0, "n_configs": 0, **spans, "measurable": True, "phase": cell["phase"],
+                     **{f"n_{p}": 0 for p in PHASES}, "reached_C": 0, "learning": "", "onset_basis": ""}
+    return list(rows.values())
+
+
+def landscape(df: pd.DataFrame, x: str, y: str | None = None, onset: float = ONSET,
+              grid: dict[str, Any] | None = None) -> pd.DataFrame:
     """One row per grid cell (x, y), or per value of x when y is None, seeds aggregated as the module docstring
     says, in axis order (y, then x).
 
     ``state``: done | partial (a trial still running or pending) | pending (no evaluation yet) | failed (every
-    trial failed). ``n_completed`` counts COMPLETED or STOPPED trials, ``n_running`` RUNNING or PENDING ones,
+    trial failed) | inferred (a cell of the boundary search's ``grid`` it did not train).
+    ``n_completed`` counts COMPLETED or STOPPED trials, ``n_running`` RUNNING or PENDING ones,
     ``n_error`` failed ones. ``measurable``: False when the ceiling ``gt_acc`` is below CEILING_MIN.
     """
     keys = cell_keys(x, y)
@@ -289,7 +317,8 @@ def landscape(df: pd.DataFrame, x: str, y: str | None = None, onset: float = ONS
         for m in MEDIAN_OVER_SEEDS:
             row[m] = vote[m].astype(float).median()
         rows.append(row)
-    orders = cell_orders(trials, x, y)
+    rows += inferred_cells(grid, x, y, pd.DataFrame(rows))
+    orders = cell_orders(pd.DataFrame(rows), x, y)
     rows.sort(key=lambda r: cell_position(orders, [r[k] for k in keys])[::-1])
     return pd.DataFrame(rows)
 

@@ -260,7 +260,7 @@ def write_report(sweep_dir: Path, out_dir: Path | None = None, x: str | None = N
     df, manifest = load_results(sweep_dir)
     x, y = sweep_axes(df, manifest.get("axes") or (), x, y)
     trials = trial_summary(df, x, y)
-    cells = landscape(df, x, y)
+    cells = landscape(df, x, y, grid=manifest.get("boundary"))
     boundary = phase_boundary(cells, x, y)
     out = Path(out_dir) if out_dir is not None else sweep_dir / "report"
     out.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ PHASE_COLOURS = {"A": "#E69F00", "B": "#56B4E9", "C": "#009E73"}
 PHASE_NAMES = {"A": "A: no single bump", "B": "B: one bump, wrong place", "C": "C: one bump, right place"}
 X_COLOUR, Y_COLOUR = "#0072B2", "#D55E00"
 FAILED_HATCH = "xx"
+INFERRED_HATCH = ".."  # a boundary search's untrained cell: its inferred phase's colour shows through the dots
 UNMEASURABLE_HATCH = "///"  # diagonal lines one way only: never mistaken for a failed cell's crosses
 
 AXIS_LABELS = {

@@ -45,7 +45,16 @@ from analysis.representation import (
     moved,
 )
 from analysis.style import fmt_span, fmt_steps, fmt_value, secondary_names
-from model.definitions import CEILING_MIN, COUPLED_MAX, ERROR, HEADLINE_PROBE, ONSET, PHASES, UNFINISHED
+from model.definitions import (
+    CEILING_MIN,
+    COUPLED_MAX,
+    ERROR,
+    HEADLINE_PROBE,
+    ONSET,
+    PHASES,
+    STOP_REASON,
+    UNFINISHED,
+)
 
 LEARNING_WORDS = {COUPLED: "coupled", SEQUENTIAL: "sequential (sparse axis later)", SPARSE_FIRST: "sparse axis first",
                   SPARSE_NEVER: "sparse axis never learned", DENSE_NEVER: "dense axis never learned",
@@ -80,6 +89,18 @@ def _steps_range(steps: pd.Series) -> str:
     return f"step {fmt_steps(low)}" if low == high else f"steps {fmt_steps(low)}–{fmt_steps(high)}"
 
 
+def stopped_lines(trials: pd.DataFrame) -> list[str]:
+    """How many trials the spec's ``stop`` ended early, settled in a phase (they count as finished in it)."""
+    if "stop_reason" not in trials.columns:
+        return []
+    early = trials[trials["stop_reason"] == STOP_REASON]
+    if early.empty:
+        return []
+    phases = ", ".join(f"{p} {n}" for p, n in early["phase"].value_counts().sort_index().items())
+    return [f"- Stopped early: {_n(len(early), 'trial')} of {len(trials)} ended once settled in their phase "
+            f"({phases}; the spec's stop); each counts with that final phase and its true steps to C."]
+
+
 def progress(manifest: dict[str, Any], trials: pd.DataFrame) -> list[str]:
     """Whether the sweep is complete: trials reported of the total, and how many still run."""
     total = manifest.get("trials_total") or len(trials)
@@ -93,7 +114,7 @@ def progress(manifest: dict[str, Any], trials: pd.DataFrame) -> list[str]:
 
 def grid_line(cells: pd.DataFrame, x: str, y: str | None) -> list[str]:
     """What the cells are: the axes (or the one swept key and what follows from it) and trials per cell."""
-    seeds = cells["n_trials"]
+    seeds = cells.loc[cells["state"] != "inferred", "n_trials"]
     per_cell = _n(seeds.min(), "trial") if seeds.min() == seeds.max() else f"{seeds.min()}–{seeds.max()} trials"
     rule = "a cell's phase is the most common final phase over its seeds (ties go to the less advanced phase)."
     if y is None:
@@ -117,6 +138,7 @@ def _unmeasurable_entry(c: pd.Series, x: str, y: str | None) -> str:
 
 def ceiling_lines(cells: pd.DataFrame, x: str, y: str | None) -> list[str]:
     """The detector ceiling: not recorded, all measurable, or which cells are unmeasurable and their ceilings."""
+    cells = cells[cells["state"] != "inferred"]  # untrained: no ceiling was recorded for them
     recorded = cells["gt_acc"].notna()
     if not recorded.any():
         return ["- Detector ceiling not recorded in this table (an older sweep): every cell is treated as measurable."]
@@ -153,6 +175,11 @@ def phase_lines(cells: pd.DataFrame) -> list[str]:
     line = (f"- Final phase C in {counts.get('C', 0)} of {_n(len(measured), 'measurable cell')} with results "
             f"(A {counts.get('A', 0)}, B {counts.get('B', 0)}, C {counts.get('C', 0)})")
     line += f"; {'; '.join(notes)}." if notes else "."
+    inferred = measured[measured["state"] == "inferred"]
+    if len(inferred):
+        split = ", ".join(f"{p} {n}" for p, n in inferred["phase"].value_counts().sort_index().items())
+        line += (f" {_n(len(inferred), 'cell')} of them {'is' if len(inferred) == 1 else 'are'} **inferred** by the "
+                 f"boundary search, not trained ({split}): the phase their trained neighbours agree on.")
     running = int((measured["state"] == "partial").sum())
     if running:
         line += (f" {running} of them {'holds' if running == 1 else 'hold'} running trials: their phase is the latest "
@@ -439,6 +466,7 @@ def summarize(manifest: dict[str, Any], trials: pd.DataFrame, cells: pd.DataFram
     ``trials``/``cells``/``boundary`` come from trial_summary, landscape and phase_boundary on the axes ``x`` and
     ``y`` (None for a one-axis sweep)."""
     return [f"# Sweep report: {manifest.get('name', 'sweep')}", "",
-            *progress(manifest, trials), *grid_line(cells, x, y), *ceiling_lines(cells, x, y), *phase_lines(cells),
+            *progress(manifest, trials), *stopped_lines(trials),
+            *grid_line(cells, x, y), *ceiling_lines(cells, x, y), *phase_lines(cells),
             *boundary_lines(cells, boundary, y), *fastest_line(cells, x, y), *learning_lines(trials, cells, x, y),
             *representation_lines(trials, cells), *failure_lines(trials, cells, x, y)]

@@ -25,6 +25,7 @@ def phase_of(frac_single: float, acc: float, single_threshold: float = PHASE_SIN
 PENDING, RUNNING, COMPLETED, STOPPED, ERROR = "PENDING", "RUNNING", "COMPLETED", "STOPPED", "ERROR"
 FINISHED = (COMPLETED, STOPPED)  # STOPPED: ended early by the scheduler; its last evaluation is final
 UNFINISHED = (RUNNING, PENDING)
+STOP_REASON = "phase"  # status.json's stop_reason of a trial STOPPED by the spec's stop (settled in its phase)
 STATUSES = (*FINISHED, *UNFINISHED, ERROR)
 
 # --- metrics of one evaluation -------------------------------------------------------------------------------

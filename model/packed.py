@@ -89,6 +89,17 @@ class PackedTrainer:
         for member, loss in zip(self.active, losses, strict=True):
             member.finish_step(loss)
 
+    def _settle(self, until: Callable[[list[dict[str, Any]]], bool] | None,
+                on_settled: Callable[[Trainer], None] | None) -> None:
+        """Members whose history satisfies ``until`` leave the pack (each passed to ``on_settled``)."""
+        if until is None:
+            return
+        for member in list(self.active):
+            if until(member.history):
+                self.active.remove(member)
+                if on_settled is not None:
+                    on_settled(member)
+
     def _evaluate(self, start: float, on_eval: Callable[[int, dict[str, Any], Trainer], None] | None,
                   on_diverged: Callable[[Trainer, TrainingDiverged], None] | None,
                   on_round: Callable[[int, PackedTrainer], None] | None) -> None:
@@ -112,17 +123,24 @@ class PackedTrainer:
         on_eval: Callable[[int, dict[str, Any], Trainer], None] | None = None,
         on_diverged: Callable[[Trainer, TrainingDiverged], None] | None = None,
         on_round: Callable[[int, PackedTrainer], None] | None = None,
+        until: Callable[[list[dict[str, Any]]], bool] | None = None,
+        on_settled: Callable[[Trainer], None] | None = None,
     ) -> list[list[dict[str, Any]]]:
         """Train every member to ``train.steps``. At each evaluation step every active member is evaluated and
         ``on_eval(step, metrics, member)`` called (as ``Trainer.run`` does), then ``on_round(step, self)``.
-        A diverged member goes to ``on_diverged`` (raised when that is None) and leaves the pack."""
+        A diverged member goes to ``on_diverged`` (raised when that is None) and leaves the pack. With ``until``,
+        a member whose history satisfies it after an evaluation round (after ``on_round``, so the round's
+        checkpoint still holds it) leaves the pack and goes to ``on_settled``: stopped early, like
+        ``Trainer.run(until=...)``."""
         total, every = self.members[0].config.train.steps, self.members[0].config.eval.every
         # Members' time_s is the group's wall time, summed across resumes like Trainer.run's.
         start = time.perf_counter() - max(m.elapsed for m in self.members)
         if self.step == 0 and not any(m.history for m in self.members):  # the untrained baseline, as Trainer.run
             self._evaluate(start, on_eval, on_diverged, on_round)
+        self._settle(until, on_settled)
         while self.active and self.step < total:
             self.train_step()
             if self.step % every == 0 or self.step == total:
                 self._evaluate(start, on_eval, on_diverged, on_round)
+                self._settle(until, on_settled)
         return [m.history for m in self.members]

@@ -44,6 +44,11 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the trial cannot go on."""
 
 
+def settled(history: list[dict[str, Any]], phase: str, patience: int) -> bool:
+    """True when the last ``patience`` evaluations of ``history`` are all in ``phase`` (the spec's ``stop``)."""
+    return patience >= 1 and len(history) >= patience and all(m["phase"] == phase for m in history[-patience:])
+
+
 @dataclass
 class Evaluation:
     """One evaluation: scalar metrics plus the arrays reports draw (samples, probe latents)."""
@@ -202,9 +207,11 @@ class Trainer:
                 hook.remove()
         return {name: captured[name].float().flatten(1).cpu().numpy() for name in layers}, xy
 
-    def run(self, on_eval: Callable[[int, dict[str, Any], Trainer], None] | None = None) -> list[dict[str, Any]]:
+    def run(self, on_eval: Callable[[int, dict[str, Any], Trainer], None] | None = None,
+            until: Callable[[list[dict[str, Any]]], bool] | None = None) -> list[dict[str, Any]]:
         """Train to ``train.steps``, evaluating the untrained network first (step 0) and then every
-        ``eval.every`` steps and at the last; after each evaluation call ``on_eval(step, metrics, trainer)``."""
+        ``eval.every`` steps and at the last; after each evaluation call ``on_eval(step, metrics, trainer)``.
+        With ``until``, stop early once ``until(history)`` holds after an evaluation (e.g. ``settled``)."""
         total, every = self.config.train.steps, self.config.eval.every
         start = time.perf_counter() - self.elapsed
         if self.step == 0 and not self.history:
@@ -213,7 +220,7 @@ class Trainer:
             metrics = self.end_interval(start)
             if on_eval is not None:
                 on_eval(self.step, metrics, self)
-        while self.step < total:
+        while self.step < total and not (until is not None and until(self.history)):
             self.train_step()
             if self.step % every == 0 or self.step == total:
                 metrics = self.end_interval(start)

@@ -2,7 +2,8 @@
 
 Grid and random searches are enumerated here, so finished trials of an earlier run are reused by their hash
 (and when nothing is left to train, Ray is not started at all); ``search.type: optuna`` hands the axes to
-``OptunaSearch``. Each trial writes its own folder under ``SWEEP/trials`` (sweep/artifacts.py).
+``OptunaSearch``; ``search.type: boundary`` runs ``BoundarySearcher`` (sweep/boundary_searcher.py), which
+reuses finished trials level by level. Each trial writes its own folder under ``SWEEP/trials`` (sweep/artifacts.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from model.config import Config
 from model.definitions import ERROR, FINISHED, UNFINISHED
 from model.errors import UsageError
+from sweep.boundary import grid_record, plan_from_disk
 from sweep.ray_session import connect
 from sweep.spec import TPE_ARGS, SweepSpec, spec_from_dict
 from sweep.store import (
@@ -61,7 +63,14 @@ def build_tuner(spec: SweepSpec, sweep_dir: Path, pending: list[Config], max_con
     from sweep.progress import Progress
 
     searcher = None
-    if spec.search.type == "optuna":
+    stop = None if spec.stop is None else spec.to_dict()["stop"]
+    if spec.search.type == "boundary":
+        from sweep.boundary_searcher import BoundarySearcher
+
+        searcher = BoundarySearcher(spec, sweep_dir, settled=spec.stop is not None)
+        params = {}
+        num_samples = -1  # until the searcher says FINISHED
+    elif spec.search.type == "optuna":
         import optuna
         from ray.tune.search.optuna import OptunaSearch
 
@@ -82,11 +91,11 @@ def build_tuner(spec: SweepSpec, sweep_dir: Path, pending: list[Config], max_con
         num_samples = spec.search.num_samples
     elif spec.pack > 1:
         groups = [[c.to_dict() for c in group] for group in pack_groups(pending, spec.pack)]
-        params = {"sweep_dir": str(sweep_dir), "configs": tune.grid_search(groups)}
+        params = {"sweep_dir": str(sweep_dir), "configs": tune.grid_search(groups), "stop": stop}
         num_samples = 1
     else:
         params = {"sweep_dir": str(sweep_dir),
-                  "config": tune.grid_search([c.to_dict() for c in pending])}
+                  "config": tune.grid_search([c.to_dict() for c in pending]), "stop": stop}
         num_samples = 1
     scheduler = FIFOScheduler()
     if spec.scheduler.type == "asha":
@@ -123,11 +132,17 @@ def run_sweep(spec: SweepSpec, storage: str | None = None, address: str | None =
     """
     sweep_dir = spec.folder(storage)
     trials = spec.trials()
-    done = finished_trial_ids(sweep_dir) if sweep_dir.exists() else set()
+    # A trial the spec's stop ended early is finished only for a spec that stops too.
+    done = finished_trial_ids(sweep_dir, settled=spec.stop is not None) if sweep_dir.exists() else set()
     pending = [c for c in trials if c.hash() not in done]
     reused = len(trials) - len(pending)
     total = spec.search.num_samples if spec.search.type == "optuna" else len(trials)
-    if reused:
+    if spec.search.type == "boundary":
+        pending, _, _ = plan_from_disk(spec, sweep_dir, settled=spec.stop is not None)
+        reused = len({c.hash() for c in trials} & done)
+        if reused:
+            print(f"reusing {reused} finished trial(s) of the {len(trials)}-trial grid from {sweep_dir}", flush=True)
+    elif reused:
         print(f"reusing {reused} finished trial(s) of {len(trials)} from {sweep_dir}", flush=True)
     if not pending and spec.search.type != "optuna":
         print("nothing to train: every trial has finished", flush=True)
@@ -140,8 +155,12 @@ def run_sweep(spec: SweepSpec, storage: str | None = None, address: str | None =
         sweep_dir.mkdir(parents=True, exist_ok=True)
         write_manifest(sweep_dir, spec.to_dict(), spec.hash(), list(spec.axes), total, finished=False)
         packed = f" in groups of up to {spec.pack}" if spec.pack > 1 else ""
-        print(f"running {len(pending) if spec.search.type != 'optuna' else total} trial(s){packed} -> {sweep_dir}",
-              flush=True)
+        if spec.search.type == "boundary":
+            print(f"boundary search over a {len(trials)}-trial grid: {len(pending)} trial(s) next{packed} -> "
+                  f"{sweep_dir}", flush=True)
+        else:
+            print(f"running {len(pending) if spec.search.type != 'optuna' else total} trial(s){packed} -> "
+                  f"{sweep_dir}", flush=True)
         started = time.time()
         unfinished = mark_stopped(sweep_dir, build_tuner(spec, sweep_dir, pending, max_concurrent).fit())
         print(f"sweep {'interrupted' if unfinished else 'finished'} in {time.time() - started:.0f}s", flush=True)
@@ -155,7 +174,13 @@ def _finish(sweep_dir: Path, spec: SweepSpec, total: int, unfinished: int = 0) -
     (Tune was interrupted) the manifest stays unfinished and KeyboardInterrupt goes on to the caller, as the
     Ctrl-C that Tune caught would have."""
     table = write_results(sweep_dir, spec.name)
-    write_manifest(sweep_dir, spec.to_dict(), spec.hash(), list(spec.axes), total, finished=not unfinished)
+    extra = {}
+    if spec.search.type == "boundary":  # the cells it did not train, with their inferred phases, for the report
+        _, inferred, complete = plan_from_disk(spec, sweep_dir, settled=spec.stop is not None)
+        extra["boundary"] = {**grid_record(spec, inferred), "complete": complete}
+        total = len(spec.trials()) - len(inferred) * len(spec.seeds)
+    write_manifest(sweep_dir, spec.to_dict(), spec.hash(), list(spec.axes), total, finished=not unfinished,
+                   extra=extra)
     if unfinished:
         print(f"{unfinished} trial(s) unfinished; 'phasescape resume {sweep_dir}' continues them", flush=True)
         raise KeyboardInterrupt

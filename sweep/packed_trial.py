@@ -20,12 +20,27 @@ import math
 import os
 import socket
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from model.config import Config, pack_key
-from model.definitions import COMPLETED, ERROR, RUNNING
+from model.definitions import COMPLETED, ERROR, RUNNING, STOP_REASON, STOPPED
 from sweep.store import read_status, trial_folder, write_status
+
+
+def stop_rule(params: dict[str, Any]) -> tuple[Callable[[list[dict[str, Any]]], bool] | None, str]:
+    """The spec's ``stop`` of a Tune trial's parameters (``params["stop"]``, or the spec's for Optuna) as an
+    ``until`` for ``Trainer.run`` and the reason recorded when it ends a trial; (None, "") without one."""
+    from model.train import settled
+
+    stop = params.get("stop") or (params.get("spec") or {}).get("stop")
+    if not stop:
+        return None, ""
+    phase, patience = stop["phase"], int(stop["patience"])
+    plural = "s" * (patience != 1)
+    return (lambda history: settled(history, phase, patience),
+            f"stopped early: in phase {phase} for {patience} consecutive evaluation{plural}")
 
 
 def pack_groups(configs: list[Config], k: int) -> list[list[Config]]:
@@ -64,6 +79,7 @@ def run_group(params: dict[str, Any]) -> None:
     from sweep.artifacts import TrialWriter
 
     sweep_dir = Path(params["sweep_dir"])
+    until, why = stop_rule(params)
     configs = group_configs(params)
     gid = group_id(configs)
     checkpoint = tune.get_checkpoint()
@@ -88,6 +104,7 @@ def run_group(params: dict[str, Any]) -> None:
         write_status(
             folder(member), RUNNING, error="", pid=os.getpid(), hostname=socket.gethostname(), node_id=node_id,
             attempts=read_status(folder(member)).get("attempts", 0) + 1, restored_from_step=member.step, group=gid,
+            stop_reason="",
         )
 
     def on_eval(step: int, metrics: dict[str, Any], member: Trainer) -> None:
@@ -95,6 +112,9 @@ def run_group(params: dict[str, Any]) -> None:
 
     def on_diverged(member: Trainer, error: TrainingDiverged) -> None:  # deterministic: no retry, like run_trial
         write_status(folder(member), ERROR, error=str(error))
+
+    def on_settled(member: Trainer) -> None:  # the spec's stop: finished early, final in its phase
+        write_status(folder(member), STOPPED, error=why, stop_reason=STOP_REASON)
 
     def on_round(step: int, group: PackedTrainer) -> None:
         if not group.active:
@@ -106,7 +126,7 @@ def run_group(params: dict[str, Any]) -> None:
             tune.report({**report, "trial_id": gid}, checkpoint=tune.Checkpoint.from_directory(d))
 
     try:
-        packed.run(on_eval, on_diverged, on_round)
+        packed.run(on_eval, on_diverged, on_round, until, on_settled)
     except Exception as error:
         for member in packed.active:
             write_status(folder(member), ERROR, error=f"{type(error).__name__}: {error}")

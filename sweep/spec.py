@@ -13,6 +13,8 @@ Example ``sweeps/density_overlap_tiny.yaml``::
     eval_every: 250
     resources: {cpu: 1}
     pack: 4                          # optional: train up to 4 trials of one architecture per Tune trial
+    stop: {phase: C, patience: 2}    # optional: end a trial once its last 2 evaluations are in phase C
+    search: boundary                 # optional: train a coarse sub-grid, then only the cells near the boundary
 
 ``load_spec(path)`` returns a :class:`SweepSpec`; ``spec.trials()`` lists the concrete trial configs.
 """
@@ -33,12 +35,12 @@ import numpy as np
 
 from model.ceiling import unmeasurable
 from model.config import PRESETS, Config, ConfigError, from_preset
-from model.definitions import CONVENIENCE_AXES
+from model.definitions import CONVENIENCE_AXES, PHASES
 from model.errors import UsageError
 from sweep.masking import hide_password
 from sweep.specfile import integer, integer_field, load_yaml
 
-SEARCH_TYPES = ("grid", "random", "optuna")
+SEARCH_TYPES = ("grid", "random", "optuna", "boundary")
 SCHEDULER_TYPES = ("fifo", "asha")
 DISTRIBUTIONS = ("uniform", "loguniform", "int")
 # Every argument of Optuna's TPE sampler pinned, since its defaults change between versions; sweeps with
@@ -47,7 +49,7 @@ TPE_ARGS = {"n_startup_trials": 10, "n_ei_candidates": 24, "multivariate": True,
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 TOP_LEVEL = {
     "name", "base", "set", "axes", "seeds", "search", "scheduler", "resources", "max_concurrent",
-    "max_failures", "storage", "eval_every", "steps", "pack",
+    "max_failures", "storage", "eval_every", "steps", "pack", "stop",
 }
 
 
@@ -55,7 +57,7 @@ TOP_LEVEL = {
 class Search:
     """How trials are chosen: a grid, ``num_samples`` random draws or Optuna, on ``metric`` and ``mode``."""
 
-    type: str = "grid"  # grid | random | optuna
+    type: str = "grid"  # grid | random | optuna | boundary (sweep/boundary.py)
     num_samples: int = 1  # random / optuna: configurations drawn (each run with every seed)
     metric: str = "acc"
     mode: str = "max"
@@ -70,6 +72,18 @@ class Scheduler:
     mode: str = "max"
     grace_period: int = 2  # evaluations before ASHA may stop a trial
     reduction_factor: int = 2
+
+
+@dataclass
+class Stop:
+    """End a trial early once its last ``patience`` evaluations are all in ``phase`` (sweep/trainable.py)."""
+
+    phase: str = "C"
+    patience: int = 2
+
+    def describe(self) -> str:
+        """'in phase C for 2 consecutive evaluations'."""
+        return f"in phase {self.phase} for {self.patience} consecutive evaluation{'s' * (self.patience != 1)}"
 
 
 @dataclass
@@ -100,6 +114,7 @@ class SweepSpec:
     eval_every: int | None = None
     steps: int | None = None
     pack: int = 1  # trials of one architecture trained together in one Tune trial (sweep/packed_trial.py)
+    stop: Stop | None = None  # end a trial once it has settled in a phase (None: train every trial to its end)
 
     def to_dict(self) -> dict[str, Any]:
         """The spec as a nested plain dict, as manifest.json stores it; ``spec_from_dict`` inverts it."""
@@ -110,6 +125,8 @@ class SweepSpec:
         # pack changes how trials are scheduled, not which trials run: packing a spec keeps its hash (and so
         # its random-search samples), and a packed rerun reuses the trials an unpacked run finished.
         d = {k: v for k, v in self.to_dict().items() if k != "pack"}
+        if d["stop"] is None:  # specs without stop keep the hash they had before the key existed
+            del d["stop"]
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
     def folder(self, storage: str | None = None) -> Path:
@@ -141,7 +158,7 @@ class SweepSpec:
         """Concrete trial configs for grid and random search (optuna samples while it runs), deduplicated."""
         points: list[dict[str, Any]]
         grid = self.grid_axes()
-        if self.search.type == "grid":
+        if self.search.type in ("grid", "boundary"):  # boundary: the full grid it may train (sweep/boundary.py)
             points = [{}]
             for key, values in grid.items():
                 points = [{**p, key: v} for p in points for v in values]
@@ -201,8 +218,8 @@ def convenience_overrides(config: Config, density: float | None, overlap: float 
 
 def spec_from_dict(d: dict[str, Any]) -> SweepSpec:
     """Rebuild a spec already validated (from a manifest or a trial's parameters); no checks, no I/O."""
-    sections = {"search": Search, "scheduler": Scheduler, "resources": Resources}
-    return SweepSpec(**{k: sections[k](**v) if k in sections else v for k, v in d.items()})
+    sections = {"search": Search, "scheduler": Scheduler, "resources": Resources, "stop": Stop}
+    return SweepSpec(**{k: sections[k](**v) if k in sections and v is not None else v for k, v in d.items()})
 
 
 # --- validation -------------------------------------------------------------------------------------------
@@ -317,6 +334,7 @@ def parse_spec(raw: Any, source: str = "spec") -> SweepSpec:
         resources=_section(raw.get("resources"), Resources, "resources"),
         max_concurrent=counts["max_concurrent"] or 0, max_failures=counts["max_failures"], storage=storage,
         eval_every=counts["eval_every"], steps=counts["steps"], pack=counts["pack"],
+        stop=_stop(raw["stop"]) if raw.get("stop") is not None else None,
     )
     _check_sections(spec)
     check_storage(storage)
@@ -324,10 +342,32 @@ def parse_spec(raw: Any, source: str = "spec") -> SweepSpec:
     return spec
 
 
+def _stop(raw: Any) -> Stop:
+    """The ``stop`` section: ``{phase: A|B|C, patience: n >= 1}``."""
+    stop = _section(raw, Stop, "stop")
+    if stop.phase not in PHASES:
+        raise _fail("stop.phase", f"must be one of {', '.join(PHASES)}, got {stop.phase!r}")
+    if integer(stop.patience) is None or stop.patience < 1:
+        raise _fail("stop.patience", f"must be a whole number >= 1 (consecutive evaluations), got {stop.patience!r}")
+    stop.patience = integer(stop.patience)
+    return stop
+
+
+def _check_boundary(spec: SweepSpec) -> None:
+    """A boundary search needs list axes of at least 3 values each (sweep/boundary.py)."""
+    if not spec.axes:
+        raise _fail("axes", "a boundary search needs at least one axis with a list of values")
+    for key, values in spec.axes.items():
+        if not isinstance(values, list):
+            raise _fail(f"axes.{key}", "a boundary search needs a list of values (a grid axis), not a distribution")
+        if len(values) < 3:
+            raise _fail(f"axes.{key}", f"a boundary search needs at least 3 values per axis, got {len(values)}")
+
+
 def _check_sections(spec: SweepSpec) -> None:
     s, sc, r = spec.search, spec.scheduler, spec.resources
     if s.type not in SEARCH_TYPES:
-        raise _fail("search.type", f"must be grid, random or optuna, got {s.type!r}")
+        raise _fail("search.type", f"must be grid, random, optuna or boundary, got {s.type!r}")
     if s.num_samples < 1:
         raise _fail("search.num_samples", f"must be >= 1, got {s.num_samples}")
     for section, obj in (("search", s), ("scheduler", sc)):
@@ -349,6 +389,12 @@ def _check_sections(spec: SweepSpec) -> None:
         raise _fail("pack", "Optuna samples one trial at a time; pack needs search.type grid or random")
     if spec.pack > 1 and sc.type != "fifo":
         raise _fail("pack", "ASHA would stop a whole packed group on its mean; pack needs scheduler.type fifo")
+    if spec.stop is not None and spec.scheduler.type != "fifo":
+        raise _fail("stop", "ASHA already stops trials; stop needs scheduler.type fifo")
+    if s.type == "boundary":
+        if sc.type != "fifo":
+            raise _fail("scheduler.type", "a boundary search reads final phases; it needs scheduler.type fifo")
+        _check_boundary(spec)
     for key, values in spec.axes.items():
         _check_axis(key, values, s.type)
     if "overlap" in spec.axes and "density" not in spec.axes:

@@ -6,7 +6,8 @@
     SWEEP/tune/               Ray Tune's experiment state and checkpoints
 
 Columns: sweep, trial_id (hash of the full config and seed), config_hash (the same without the seed, shared
-by replicates), status (COMPLETED | STOPPED (early, by the scheduler) | RUNNING | ERROR), error, seed, every
+by replicates), status (COMPLETED | STOPPED (early, by the scheduler or the spec's stop) | RUNNING | ERROR), error,
+stop_reason ("phase" when the spec's stop ended the trial, else empty), seed, every
 config key flattened (lists as JSON text), n_positions, density, overlap, the ceiling gt_* (model/ceiling.py),
 step, time_s, loss, every metric of DESIGN.md, phase, node_id, hostname, trial_dir. A trial with no evaluation yet
 still has one row.
@@ -23,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from model.config import Config
-from model.definitions import FINISHED, PENDING
+from model.definitions import FINISHED, PENDING, STOP_REASON
 from sweep.artifacts import write_json
 from sweep.provenance import git_commit, library_versions, machine
 
@@ -48,12 +49,14 @@ def write_status(folder: Path, status: str, **extra: Any) -> None:
     write_json(folder / "status.json", {**read_status(folder), "status": status, **extra, "updated": time.time()})
 
 
-def finished_trial_ids(sweep_dir: Path) -> set[str]:
-    """Ids of the trials under ``sweep_dir/trials`` whose status is COMPLETED or STOPPED."""
+def finished_trial_ids(sweep_dir: Path, settled: bool = True) -> set[str]:
+    """Ids of the trials under ``sweep_dir/trials`` whose status is COMPLETED or STOPPED; with ``settled`` False,
+    not those the spec's ``stop`` ended (a spec without ``stop`` trains them to their last step)."""
     root = Path(sweep_dir) / TRIALS
     if not root.exists():
         return set()
-    return {f.name for f in root.iterdir() if read_status(f)["status"] in FINISHED}
+    return {f.name for f in root.iterdir() if read_status(f)["status"] in FINISHED
+            and (settled or read_status(f).get("stop_reason") != STOP_REASON)}
 
 
 def _flat_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -70,6 +73,7 @@ def _trial_rows(sweep: str, sweep_dir: Path, folder: Path) -> list[dict[str, Any
         "config_hash": record["config_hash"],
         "status": status["status"],
         "error": status.get("error", ""),
+        "stop_reason": status.get("stop_reason", ""),
         "seed": record["seed"],
         **_flat_config(record["config"]),
         **{k: float(v) for k, v in record["derived"].items()},
@@ -109,9 +113,10 @@ def write_results(sweep_dir: Path, sweep: str) -> pd.DataFrame:
 
 
 def write_manifest(sweep_dir: Path, spec: dict[str, Any], spec_hash: str, axes: list[str], trials_total: int,
-                   finished: bool) -> None:
+                   finished: bool, extra: dict[str, Any] | None = None) -> None:
     """Write ``sweep_dir/manifest.json``: name, spec, spec hash, axes, trial count, whether finished,
-    versions, git commit and machine; ``created`` keeps its first value."""
+    versions, git commit and machine, and the ``extra`` fields (a boundary search's grid); ``created`` keeps its
+    first value."""
     path = Path(sweep_dir) / "manifest.json"
     created = json.loads(path.read_text()).get("created") if path.exists() else None
     write_json(path, {
@@ -127,6 +132,7 @@ def write_manifest(sweep_dir: Path, spec: dict[str, Any], spec_hash: str, axes: 
         "machine": machine(),
         "created": created or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        **(extra or {}),
     })
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from model.config import Config
-from model.definitions import COMPLETED, ERROR, RUNNING
-from sweep.packed_trial import run_group
+from model.definitions import COMPLETED, ERROR, RUNNING, STOP_REASON, STOPPED
+from sweep.packed_trial import run_group, stop_rule
 from sweep.spec import SweepSpec, spec_from_dict
 from sweep.store import read_status, trial_folder, write_status
 
@@ -49,6 +49,7 @@ def run_trial(params: dict[str, Any]) -> None:
     from model.train import Trainer, TrainingDiverged
     from sweep.artifacts import TrialWriter
 
+    until, why = stop_rule(params)
     config = trial_config(params)
     folder = trial_folder(Path(params["sweep_dir"]), config.hash())
     trainer = Trainer(config)
@@ -62,7 +63,7 @@ def run_trial(params: dict[str, Any]) -> None:
     write_status(
         folder, RUNNING, error="", pid=os.getpid(), hostname=socket.gethostname(),
         node_id=ray.get_runtime_context().get_node_id(), attempts=read_status(folder).get("attempts", 0) + 1,
-        restored_from_step=trainer.step,
+        restored_from_step=trainer.step, stop_reason="",
     )
 
     def on_eval(step: int, metrics: dict[str, Any], t: Trainer) -> None:
@@ -73,11 +74,14 @@ def run_trial(params: dict[str, Any]) -> None:
                         checkpoint=tune.Checkpoint.from_directory(d))
 
     try:
-        trainer.run(on_eval)
+        trainer.run(on_eval, until)
     except TrainingDiverged as error:  # deterministic: retrying would diverge again, so fail without retry
         write_status(folder, ERROR, error=str(error))
         return
     except Exception as error:
         write_status(folder, ERROR, error=f"{type(error).__name__}: {error}")
         raise
-    write_status(folder, COMPLETED)
+    if until is not None and trainer.step < config.train.steps:
+        write_status(folder, STOPPED, error=why, stop_reason=STOP_REASON)
+    else:
+        write_status(folder, COMPLETED)

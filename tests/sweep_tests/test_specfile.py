@@ -93,7 +93,7 @@ def test_search_and_scheduler_by_name(tmp_path):
     assert spec.search.type == "random" and spec.scheduler.type == "asha"
     assert spec.hash() == parse_spec(sweep_raw(tmp_path, search={"type": "random"}, scheduler={"type": "asha"},
                                                axes={"data.sigma": [1.0, 1.5]})).hash()
-    with pytest.raises(UsageError, match=r"search\.type: must be grid or random or optuna, got 'bayes'"):
+    with pytest.raises(UsageError, match=r"search\.type: must be grid or random or optuna or boundary, got 'bayes'"):
         parse_spec(sweep_raw(tmp_path, search="bayes"))
     with pytest.raises(UsageError, match=r"search: expected 'grid' or a mapping like \{type, num_samples"):
         parse_spec(sweep_raw(tmp_path, search=3))

@@ -1,0 +1,212 @@
+"""Adaptive landscapes: the boundary search's refinement rule (pure), the stop option and bad specs (fast), and
+micro sweeps on a local Ray: boundary search with stop, and resume after SIGKILL during a refinement level.
+
+At micro scale every trial stays in phase A or B, so the tests draw the boundary with the phase thresholds: with
+eval.phase_single 0.1 a micro trial (frac_single 0.125-0.19, acc 0) is in phase B from step 0; with 0.3 or more it is
+in phase A. The other axis (eval.phase_acc >= 0.5) changes no phase: the boundary is one straight line.
+"""
+
+import hashlib
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import ROOT, phasescape
+from test_sweep_run import statuses, steps_per_trial, wait_for, write_spec
+
+from model.config import from_preset
+from model.train import Trainer, settled
+from sweep.boundary import BoundaryPlan, axis_levels
+from sweep.cli import main
+from sweep.spec import load_spec
+
+
+def test_axis_levels_coarse_then_midpoints_corners_always():
+    assert axis_levels(3) == [[0, 2], [0, 1, 2]]
+    assert axis_levels(4) == [[0, 2, 3], [0, 1, 2, 3]]
+    assert axis_levels(6) == [[0, 2, 4, 5], [0, 1, 2, 3, 4, 5]]
+    assert axis_levels(9) == [[0, 4, 8], [0, 2, 4, 6, 8], list(range(9))]
+
+
+def run_plan(sizes, truth):
+    """Drive BoundaryPlan as the searcher does, with the phases of ``truth(cell)``: trained cells per level and
+    the inferred ones."""
+    plan = BoundaryPlan(sizes)
+    known, trained_by_level, inferred_all = {}, [], {}
+    for level in range(plan.depth):
+        train, inferred = plan.step(level, known)
+        known.update(inferred)
+        inferred_all.update(inferred)
+        known.update({c: truth(c) for c in train})
+        trained_by_level.append(sorted(train))
+    return trained_by_level, inferred_all
+
+
+def test_refinement_adds_exactly_the_cells_between_differing_neighbours():
+    # 5 x 3, phase C where x == 0, B elsewhere: the boundary is the line between x = 0 and x = 1.
+    levels, inferred = run_plan([5, 3], lambda c: "C" if c[0] == 0 else "B")
+    assert levels[0] == [(0, 0), (0, 2), (2, 0), (2, 2), (4, 0), (4, 2)]
+    assert levels[1] == [(1, 0), (1, 1), (1, 2)]  # between C at x=0 and B at x=2, in every row of the box
+    assert inferred == {(0, 1): "C", (2, 1): "B", (3, 0): "B", (3, 1): "B", (3, 2): "B", (4, 1): "B"}
+
+
+@pytest.mark.parametrize("n", [4, 6, 8, 12, 16])
+def test_straight_boundary_is_found_with_fewer_trials_and_every_inferred_phase_right(n):
+    def truth(c):
+        return "C" if c[0] + c[1] >= n else "B"  # a diagonal boundary
+
+    levels, inferred = run_plan([n, n], truth)
+    trained = [c for level in levels for c in level]
+    assert len(trained) + len(inferred) == n * n and not set(trained) & set(inferred)
+    assert all(phase == truth(c) for c, phase in inferred.items())
+    if n >= 6:
+        assert len(trained) < n * n
+
+
+def test_uniform_grid_trains_only_the_coarse_level():
+    levels, inferred = run_plan([6, 6], lambda c: "C")
+    assert levels[0] == [(i, j) for i in (0, 2, 4, 5) for j in (0, 2, 4, 5)] and levels[1] == []
+    assert len(inferred) == 20
+
+
+def test_settled_needs_patience_consecutive_evaluations():
+    history = [{"phase": p} for p in "ABCBC"]
+    assert settled(history, "C", 1) and not settled(history, "C", 2)
+    assert settled(history + [{"phase": "C"}], "C", 2)
+
+
+def test_trainer_stops_once_settled():
+    config = from_preset("micro", {"train.threads": 1, "eval.phase_single": 0.1, "train.steps": 60})
+    history = Trainer(config).run(until=lambda h: settled(h, "B", 2))
+    assert [m["step"] for m in history] == [0, 15] and {m["phase"] for m in history} == {"B"}
+
+
+def test_packed_member_leaves_the_pack_once_settled_the_others_go_on():
+    from model.packed import PackedTrainer
+
+    configs = [from_preset("micro", {"train.threads": 1, "eval.phase_single": s, "train.steps": 60})
+               for s in (0.1, 0.5)]
+    left = []
+    histories = PackedTrainer(configs).run(until=lambda h: settled(h, "B", 2), on_settled=left.append)
+    assert [m.config.eval.phase_single for m in left] == [0.1]
+    assert [m["step"] for m in histories[0]] == [0, 15] and [m["step"] for m in histories[1]] == [0, 15, 30, 45, 60]
+
+
+GOOD = {"name": "ok", "base": "micro", "seeds": [0], "search": "boundary",
+        "axes": {"data.sigma": [1.0, 1.2, 1.4], "eval.phase_acc": [0.5, 0.6, 0.7]}}
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"axes": {"data.sigma": {"uniform": [1.0, 2.0]}, "eval.phase_acc": [0.5, 0.6, 0.7]}}, "axes.data.sigma"),
+        ({"axes": {"data.sigma": [1.0, 1.2], "eval.phase_acc": [0.5, 0.6, 0.7]}}, "axes.data.sigma"),
+        ({"axes": {}}, "axes"),
+        ({"stop": {"phase": "D"}}, "stop.phase"),
+        ({"stop": {"patience": 0}}, "stop.patience"),
+        ({"stop": {"phase": "C", "wait": 2}}, "stop.wait"),
+        ({"stop": {"patience": 1.5}}, "stop.patience"),
+        ({"search": {"type": "random", "num_samples": 2}, "stop": "C"}, "stop"),
+    ],
+)
+def test_bad_boundary_or_stop_spec_is_one_line_exit_2(tmp_path, capsys, change, field):
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump({**GOOD, "storage": str(tmp_path / "r"), **change}))
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"{field}:" in err, err
+    assert not (tmp_path / "r").exists()  # refused before anything was created or started
+
+
+def test_stop_is_optional_and_leaves_the_spec_hash_alone(tmp_path):
+    path = tmp_path / "spec.yaml"
+    plain = {k: v for k, v in GOOD.items() if k != "search"}
+    path.write_text(yaml.safe_dump({**plain, "storage": str(tmp_path)}))
+    before = load_spec(path)
+    as_before = {k: v for k, v in before.to_dict().items() if k not in ("pack", "stop")}  # the hash before stop
+    assert before.stop is None
+    assert before.hash() == hashlib.sha256(json.dumps(as_before, sort_keys=True).encode()).hexdigest()[:16]
+    path.write_text(yaml.safe_dump({**plain, "storage": str(tmp_path), "stop": {"phase": "B", "patience": 3}}))
+    stopped = load_spec(path)
+    assert stopped.stop.phase == "B" and stopped.stop.patience == 3 and stopped.hash() != before.hash()
+
+
+# --- micro sweeps on a local Ray ---------------------------------------------------------------------------
+
+AXES = {"eval.phase_single": [0.1, 0.3, 0.5, 0.7, 0.9], "eval.phase_acc": [0.5, 0.7, 0.9]}
+# coarse level: phase_single 0.1, 0.5, 0.9 x phase_acc 0.5, 0.9 (6 trials); then the 3 cells at phase_single 0.3
+TRAINED = {(s, a) for s in (0.1, 0.5, 0.9) for a in (0.5, 0.9)} | {(0.3, a) for a in (0.5, 0.7, 0.9)}
+
+
+@pytest.mark.slow
+def test_boundary_search_with_stop_trains_the_boundary_and_infers_the_rest(tmp_path):
+    spec = write_spec(tmp_path, name="boundary", axes=AXES, search="boundary", steps=60,
+                      stop={"phase": "B", "patience": 2})
+    result = phasescape("run", str(spec))
+    assert result.returncode == 0, result.stderr[-3000:]
+    sweep_dir = tmp_path / "results" / "boundary"
+    table = pd.read_parquet(sweep_dir / "results.parquet")
+    last = table.sort_values("step").groupby("trial_id").tail(1)
+    assert {(r["eval.phase_single"], r["eval.phase_acc"]) for _, r in last.iterrows()} == TRAINED
+    b = last[last["eval.phase_single"] == 0.1]
+    assert set(b["status"]) == {"STOPPED"} and set(b["stop_reason"]) == {"phase"} and set(b["step"]) == {15}
+    assert set(b["phase"]) == {"B"}
+    rest = last[last["eval.phase_single"] > 0.1]
+    assert set(rest["status"]) == {"COMPLETED"} and set(rest["step"]) == {60} and set(rest["phase"]) == {"A"}
+    manifest = json.loads((sweep_dir / "manifest.json").read_text())
+    assert manifest["finished"] and manifest["trials_total"] == 9 and manifest["boundary"]["complete"]
+    inferred = {(c["values"]["eval.phase_single"], c["values"]["eval.phase_acc"]): c["phase"]
+                for c in manifest["boundary"]["cells"] if not c["trained"]}
+    assert inferred == {(0.1, 0.7): "B", (0.5, 0.7): "A", (0.7, 0.5): "A", (0.7, 0.7): "A", (0.7, 0.9): "A",
+                        (0.9, 0.7): "A"}
+
+    report = phasescape("report", str(sweep_dir))
+    assert report.returncode == 0, report.stderr[-3000:]
+    cells = pd.read_csv(sweep_dir / "report" / "landscape.csv")
+    assert len(cells) == 15 and (cells["state"] == "inferred").sum() == 6
+    summary = (sweep_dir / "report" / "summary.md").read_text()
+    assert "6 cells of them are **inferred**" in summary and "Stopped early: 2 trials of 9" in summary
+
+    again = phasescape("run", str(spec), env={"RAY_ADDRESS": "127.0.0.1:9"})  # all done: Ray is not contacted
+    assert again.returncode == 0 and "nothing to train" in again.stdout, again.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_sigkill_during_refinement_then_resume_loses_no_trial_and_trains_none_twice(tmp_path):
+    spec = write_spec(tmp_path, name="killed_boundary", axes=AXES, search="boundary", steps=60, max_concurrent=1)
+    sweep_dir = tmp_path / "results" / "killed_boundary"
+    driver = subprocess.Popen([sys.executable, "-m", "sweep", "run", str(spec)], cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def refining():  # the coarse level done and a level-1 trial past its first checkpoints
+        s = statuses(sweep_dir)
+        done = [t for t, v in s.items() if v["status"] == "COMPLETED"]
+        running = [t for t, v in s.items() if v["status"] == "RUNNING"
+                   and (sweep_dir / "trials" / t / "metrics.jsonl").read_text().count("\n") >= 2]
+        return (done, running) if len(done) >= 6 and running else None
+
+    try:
+        done_before, _ = wait_for(refining, 400, "a running trial of the refinement level")
+        time.sleep(1.0)
+        driver.send_signal(signal.SIGKILL)
+        driver.wait()
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+    assert not json.loads((sweep_dir / "manifest.json").read_text())["finished"]
+
+    resumed = phasescape("resume", str(sweep_dir))
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    table = pd.read_parquet(sweep_dir / "results.parquet")
+    last = table.sort_values("step").groupby("trial_id").tail(1)
+    assert {(r["eval.phase_single"], r["eval.phase_acc"]) for _, r in last.iterrows()} == TRAINED  # none lost
+    assert set(table["status"]) == {"COMPLETED"}
+    assert all(steps == [0, 15, 30, 45, 60] for steps in steps_per_trial(table).values())
+    final = statuses(sweep_dir)
+    assert all(final[t]["attempts"] == 1 for t in done_before)  # finished before the kill: never trained again
+    assert json.loads((sweep_dir / "manifest.json").read_text())["finished"]
