@@ -1,6 +1,5 @@
 """``phasescape reproduce``: claim files parse and validate; one claim end to end at micro scale (Ray)."""
 
-from pathlib import Path
 
 import pytest
 
