@@ -211,8 +211,7 @@ def check_coupling(table: pd.DataFrame, min_share: float = 0.5) -> Verdict:
     n = len(evidence)
     share = {k: float((evidence["learning"] == k).mean()) for k in (COUPLED, SEQUENTIAL, SPARSE_NEVER, NEITHER)}
     finite = evidence["coupling"][np.isfinite(evidence["coupling"].astype(float))]
-    numbers = {"trials": n, "coupled": share[COUPLED], "sequential": share[SEQUENTIAL],
-               "sparse never": share[SPARSE_NEVER], "neither": share[NEITHER],
+    numbers = {"trials": n, **{f"share {k}": f"{v:.0%}" for k, v in share.items()},
                "median coupling": float(finite.median()) if len(finite) else math.nan,
                "coupling range": f"{finite.min():.2f}-{finite.max():.2f}" if len(finite) else "n/a",
                "trials by status": counts}

@@ -49,7 +49,7 @@ def train_seconds(table: pd.DataFrame) -> float:
 
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
-        return "never" if math.isinf(value) else "n/a" if math.isnan(value) else f"{value:.3g}"
+        return "never" if math.isinf(value) else "n/a" if math.isnan(value) else f"{value:.4g}"
     if isinstance(value, dict):
         return ", ".join(f"{k} {v}" for k, v in value.items()) or "none"
     return str(value)
@@ -95,8 +95,9 @@ def evidence_figure(result: ClaimResult, path: Path) -> Path | None:
         _curves(axes[1], table, "frac_single", by="density")
     elif check == "coupling":
         column = "lattice_acc_{}" if "lattice_acc_x" in table.columns else "acc_{}"
-        _curves(axes[0], table, column.format("x"), label="x (dense axis)")
-        _curves(axes[1], table, column.format("y"), label="y (sparse axis)")
+        sparse = "x" if float(table["data.spacing_x"].max()) > float(table["data.spacing_y"].max()) else "y"
+        for ax, axis in zip(axes, "xy", strict=True):
+            _curves(ax, table, column.format(axis), label=f"{axis} ({'sparse' if axis == sparse else 'dense'} axis)")
     elif check == "percolation":
         metric = result.params.get("metric", "acc")
         finals = final_rows(table)
@@ -138,7 +139,7 @@ def evidence_figure(result: ClaimResult, path: Path) -> Path | None:
         _curves(axes[1], table, "frac_single")
     for ax in axes:
         ax.grid(alpha=0.3)
-    fig.suptitle(f"{result.claim_id}: {MARK[result.verdict.verdict]}", fontsize=10)
+    fig.suptitle(f"{result.claim_id}: {result.verdict.verdict}", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
