@@ -25,9 +25,10 @@ CEILING_NOISE = 0.02  # pixel noise std on [0, 1] images; see docs/definitions.m
 NARROW = 1.0  # sigma (px) below which an unmeasurable trial's reason is "too narrow", else "too wide"
 
 
-def true_images(xy: np.ndarray, image_size: int, sigma: float, periodic: bool) -> np.ndarray:
+def true_images(xy: np.ndarray, image_size: int, sigma: float, periodic: bool, family: str = "bump") -> np.ndarray:
     """Images (B, N, N) in [0, 1]: a unit-peak Gaussian bump at each centre (B, 2) = (x, y), the same as
-    ``model.data.render_bumps`` draws for training."""
+    ``model.data.render_bumps`` draws for training; with ``family`` cross, the two stripes through it (their
+    pixelwise max, as ``model.families.render`` draws an in-frame cross)."""
     grid = np.arange(image_size, dtype=np.float64)
     dx = grid[None, :] - np.asarray(xy, np.float64)[:, 0:1]
     dy = grid[None, :] - np.asarray(xy, np.float64)[:, 1:2]
@@ -35,6 +36,8 @@ def true_images(xy: np.ndarray, image_size: int, sigma: float, periodic: bool) -
         dx = np.mod(dx + image_size / 2, image_size) - image_size / 2
         dy = np.mod(dy + image_size / 2, image_size) - image_size / 2
     gx, gy = np.exp(-(dx**2) / (2 * sigma**2)), np.exp(-(dy**2) / (2 * sigma**2))
+    if family == "cross":
+        return np.maximum(gy[:, :, None], gx[:, None, :])
     return gy[:, :, None] * gx[:, None, :]
 
 
@@ -42,7 +45,7 @@ def score_true(xy: np.ndarray, config: Config, noise: float = CEILING_NOISE) -> 
     """``sample_metrics`` of the true images at the conditions ``xy`` (n, 2) of ``config``, with ``noise``."""
     data = config.data
     periodic = data.boundary == "periodic"
-    images = true_images(xy, data.image_size, data.sigma, periodic)
+    images = true_images(xy, data.image_size, data.sigma, periodic, data.family)
     if noise:
         images = np.clip(images + np.random.default_rng(0).normal(0.0, noise, images.shape), 0.0, 1.0)
     return sample_metrics(images, xy, config.eval.tol, periodic, data.sigma)

@@ -31,6 +31,10 @@ class DataConfig:
     keep: float = 1.0  # random fraction of the lattice kept
     holdout: list[list[float]] = field(default_factory=list)  # [[x0, x1, y0, y1], ...] left out of training
     boundary: str = "clip"  # clip: centres in [0, N-1]; periodic: centres in [0, N), bumps wrap around
+    family: str = "bump"  # what an image whose label lies in the frame shows: bump | cross (two stripes)
+    stripes: float = 0.0  # share of training images that are 1D stripes (model/families.py)
+    stripe_axes: str = "xy"  # which stripes: xy (both, equally) | x (vertical lines at x) | y (horizontal at y)
+    margin: float = 0.0  # px beyond the frame where a stripe's off-screen coordinate lies (paper: 6 at N = 32)
 
 
 @dataclass
@@ -114,13 +118,24 @@ class Config:
         return flatten(self.to_dict())
 
     def hash(self, include_seed: bool = True) -> str:
-        """Identity of a trial: a hash of the full config, seed included (without it: replicates share it)."""
+        """Identity of a trial: a hash of the full config, seed included (without it: replicates share it).
+        Keys of ``HASH_OMITTED_AT_DEFAULT`` are left out while at their default, so adding them kept every
+        earlier trial's id (and its finished results reusable)."""
         d = self.to_dict()
+        for key, default in HASH_OMITTED_AT_DEFAULT.items():
+            section, _, name = key.partition(".")
+            if d[section].get(name) == default:
+                d[section].pop(name)
         if not include_seed:
             d["train"].pop("seed")
         blob = json.dumps(d, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
+
+# Keys added after sweeps had results: hashed only when set to something else than this default.
+HASH_OMITTED_AT_DEFAULT: dict[str, Any] = {
+    "data.family": "bump", "data.stripes": 0.0, "data.stripe_axes": "xy", "data.margin": 0.0,
+}
 
 PRESETS: dict[str, dict[str, Any]] = {
     # Seconds on a CPU: for tests only; too small to learn anything.
@@ -250,6 +265,16 @@ def validate(config: Config) -> None:
         _check(spacing < d.image_size, key, f"must be < image_size {d.image_size}, got {spacing}")
     _check(0 < d.keep <= 1, "data.keep", f"must be in (0, 1], got {d.keep}")
     _check(d.boundary in ("clip", "periodic"), "data.boundary", f"must be clip or periodic, got {d.boundary!r}")
+    _check(d.family in ("bump", "cross"), "data.family", f"must be bump or cross, got {d.family!r}")
+    _check(0 <= d.stripes <= 1, "data.stripes", f"must be in [0, 1] (share of stripe images), got {d.stripes}")
+    _check(d.stripe_axes in ("xy", "x", "y"), "data.stripe_axes", f"must be xy, x or y, got {d.stripe_axes!r}")
+    _check(d.margin >= 0, "data.margin", f"must be >= 0, got {d.margin}")
+    if d.stripes > 0:
+        _check(d.boundary == "clip", "data.stripes",
+               "stripes put their other coordinate off-screen, which a periodic image has not; use boundary clip")
+        _check(d.margin > 3 * d.sigma, "data.margin",
+               f"stripes need their other coordinate more than 3 sigma off-screen; must be > {3 * d.sigma:g}, "
+               f"got {d.margin:g}")
     for rect in d.holdout:
         _check(
             len(rect) == 4 and all(isinstance(v, int | float) for v in rect) and rect[0] <= rect[1]

@@ -15,6 +15,7 @@ import math
 
 import torch
 
+from model import families
 from model.config import DataConfig
 from model.geometry import axis_lattice, coordinate_range, in_holdout, quantities_for, training_points
 
@@ -57,7 +58,12 @@ class BumpDataset:
     def sample_centres(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
         """(batch_size, 2) centres (x, y) in pixels on ``self.device``, drawn with ``generator``:
         uniformly from the training points, or, with a continuous axis, uniformly over the coordinate range (lattice
-        axes snapped to their lattice) with held-out rectangles rejected."""
+        axes snapped to their lattice) with held-out rectangles rejected; then a ``data.stripes`` share of them
+        replaced by stripe labels (model/families.py)."""
+        return families.draw_stripes(self._sample_2d(batch_size, generator), self.cfg, self.lattice_x,
+                                     self.lattice_y, generator)
+
+    def _sample_2d(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
         if self.centres is not None:
             idx = torch.randint(len(self.centres), (batch_size,), generator=generator, device=self.device)
             return self.centres[idx]
@@ -74,7 +80,10 @@ class BumpDataset:
 
     def render(self, centres: torch.Tensor) -> torch.Tensor:
         """Model-space images in [-1, 1]."""
-        images = render_bumps(centres, self.cfg.image_size, self.cfg.sigma, self.cfg.boundary == "periodic")
+        if self.cfg.family == "bump" and self.cfg.stripes == 0:
+            images = render_bumps(centres, self.cfg.image_size, self.cfg.sigma, self.cfg.boundary == "periodic")
+        else:
+            images = families.render(centres, self.cfg)
         return images * 2 - 1
 
     def sample(self, batch_size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:

@@ -70,9 +70,18 @@ def derived_quantities(cfg: DataConfig, seed: int) -> dict[str, float]:
 
 
 def quantities_for(cfg: DataConfig, n_positions: float) -> dict[str, float]:
-    """``derived_quantities`` for a data set whose training centres are already counted."""
-    return {"n_positions": n_positions, "density": n_positions / cfg.image_size**2,
-            "overlap": overlap((cfg.spacing_x + cfg.spacing_y) / 2, cfg.sigma)}
+    """``derived_quantities`` for a data set whose training centres are already counted. ``n_positions`` and
+    ``density`` count the 2D part; a set with stripes (model/families.py) adds ``n_stripes``, the distinct
+    stripe positions over the stripe axes in use (inf when such an axis is continuous)."""
+    out = {"n_positions": n_positions, "density": n_positions / cfg.image_size**2,
+           "overlap": overlap((cfg.spacing_x + cfg.spacing_y) / 2, cfg.sigma)}
+    if cfg.stripes > 0:
+        out["n_stripes"] = 0.0
+        for axis, spacing in (("x", cfg.spacing_x), ("y", cfg.spacing_y)):
+            if axis in cfg.stripe_axes:
+                lattice = axis_lattice(spacing, cfg)
+                out["n_stripes"] += math.inf if lattice is None else float(len(lattice))
+    return out
 
 
 def eval_margin(cfg: DataConfig) -> float:

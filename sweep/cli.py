@@ -21,6 +21,7 @@ from analysis import cli as analysis_cli
 from model.config import from_preset
 from model.definitions import CEILING_MIN
 from model.errors import PhasescapeError, UsageError
+from sweep import reproduce as reproduce_cli
 from sweep.spec import check_storage, load_spec, unmeasurable_trials
 from sweep.specfile import parse_value
 from sweep.study import cli as study_cli
@@ -200,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     analysis_cli.register(sub)
     study_cli.register(sub)
+    reproduce_cli.register(sub)
     for entry in entry_points(group=COMMANDS):
         entry.load()(sub)
     return parser
