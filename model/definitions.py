@@ -40,6 +40,12 @@ PROBE_METRICS = (
     "code_overlap", "value_cos_x", "value_cos_y", "tuning_width_x", "tuning_width_y", "parallelism",  # factorization
     "ccgen_x", "ccgen_y",  # cross-condition generalization
 )
+# The probe numbers to read first, as plain names (the default layer's, eval.probe_layer = bottleneck). Chosen from
+# bench/probe.py runs (bench/README.md, "Probe evidence (issue 14)"; docs/probe.md, "Which layer and which numbers
+# to read"): on two seeds and a factorized trial the x and y codes separate as acc rises (code_overlap falls,
+# orthogonality rises; |Spearman| with acc 0.90-0.96 on both seeds), and continuity (local order) is learned in
+# phase A, before acc, and stays above its init value in C. Lower is better for code_overlap.
+HEADLINE_PROBE = ("code_overlap", "orthogonality", "continuity")
 
 
 # The probe metrics a report leads with (plain names: read at the default layer, eval.probe_layer), each shown
