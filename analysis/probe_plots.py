@@ -41,11 +41,12 @@ def _change_colour(metric: str, change: float, spread: float) -> str:
     return BETTER_COLOUR if verdict == BETTER else WORSE_COLOUR if verdict == WORSE else "0.35"
 
 
-def plot_probe_along(cells: pd.DataFrame, x: str, path: Path, metrics: tuple[str, ...] = HEADLINE_PROBE) -> Path:
+def plot_probe_along(cells: pd.DataFrame, x: str, path: Path, metrics: tuple[str, ...] | None = None) -> Path:
     """Each headline probe metric along a one-axis key, one panel per metric: its value at step 0 (init, hollow
     grey, dashed) and at the last evaluation (filled, solid), mean ± std over seeds, with the change printed above
     (purple: towards more order or factorization beyond the seed spread, orange: away from it, grey: within it or
     one seed)."""
+    metrics = metrics or HEADLINE_PROBE
     fig, axes = plt.subplots(len(metrics), 1, figsize=(max(6.0, 1.2 * len(cells) + 3.0), 2.1 * len(metrics) + 0.9),
                              squeeze=False, sharex=True)
     for k, (ax, metric) in enumerate(zip(axes[:, 0], metrics, strict=True)):
@@ -92,9 +93,10 @@ def _phase_background(ax: plt.Axes, t: pd.DataFrame) -> None:
 
 
 def plot_probe_curves(df: pd.DataFrame, examples: list[pd.Series], x: str, y: str | None, path: Path,
-                      metrics: tuple[str, ...] = HEADLINE_PROBE) -> Path:
+                      metrics: tuple[str, ...] | None = None) -> Path:
     """The headline probe metrics over training, one row per example trial and one column per metric, with a dashed
     line at the trial's value at step 0 (the untrained network) and the phase of each interval shaded behind."""
+    metrics = metrics or HEADLINE_PROBE
     rows = max(1, len(examples))
     fig, axes = plt.subplots(rows, len(metrics), figsize=(2.6 * len(metrics) + 0.6, 2.0 * rows + 1.0),
                              squeeze=False, sharex="row")

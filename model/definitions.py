@@ -48,11 +48,6 @@ PROBE_METRICS = (
 HEADLINE_PROBE = ("code_overlap", "orthogonality", "continuity")
 
 
-# The probe metrics a report leads with (plain names: read at the default layer, eval.probe_layer), each shown
-# against its value at step 0, the untrained network. Chosen in bench/README.md.
-HEADLINE_PROBE = ("trust", "knn_r2_x", "code_overlap", "ccgen_x")
-
-
 def probe_column(layer: str, metric: str) -> str:
     """The results-table column of one probe metric of one layer: ``probe.<layer>.<metric>``."""
     return f"probe.{layer}.{metric}"
