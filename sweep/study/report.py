@@ -46,7 +46,8 @@ from analysis.page import figure, page  # noqa: E402
 from sweep.study.spec import OBJECTIVES, StudySpec  # noqa: E402
 
 DPI = 110
-RESULT_ATTRS = ("n_positions", "phase", "acc", "steps_to_c", "additivity", "orthogonality", "r2")
+RESULT_ATTRS = ("n_positions", "phase", "acc", "steps_to_c", "code_overlap", "orthogonality", "continuity",
+                "additivity", "r2")
 
 
 def _save(path: Path, draw: Callable[[], Any]) -> str | None:

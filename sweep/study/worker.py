@@ -69,6 +69,7 @@ class Scorer:
         scores = {
             "acc": acc, "frac_single": single, "phase": phase, "steps_to_c": self.reached_c or self.never,
             "additivity": metrics["additivity"], "orthogonality": metrics["orthogonality"],
+            "code_overlap": metrics["code_overlap"], "continuity": metrics["continuity"],
             "r2": min(metrics["r2_x"], metrics["r2_y"]), "images": self.n_positions,
         }
         values = [float(scores[name]) for name in self.objectives]
@@ -124,7 +125,8 @@ def objective(trial: optuna.Trial, spec: StudySpec, folder: Path) -> float | lis
 
 
 def _record(trial: optuna.Trial, scores: dict[str, Any]) -> None:
-    for key in ("phase", "acc", "frac_single", "steps_to_c", "additivity", "orthogonality", "r2"):
+    for key in ("phase", "acc", "frac_single", "steps_to_c", "additivity", "orthogonality", "code_overlap",
+                "continuity", "r2"):
         trial.set_user_attr(key, scores[key])
 
 

@@ -1,5 +1,7 @@
 """The study worker's objective: policies whose phases the bump detector cannot tell are never trained."""
 
+import json
+
 import optuna
 import pytest
 
@@ -28,3 +30,14 @@ def test_a_measurable_policy_trains_and_records_its_ceiling(tmp_path):
     objective(trial, spec, tmp_path)
     assert "unmeasurable" not in trial.user_attrs and trial.user_attrs["ceiling_acc"] >= 0.95
     assert (tmp_path / "trials" / "00000" / "metrics.jsonl").exists()
+
+
+def test_the_headline_probe_metrics_are_objectives(tmp_path):
+    spec = parse_spec({**MICRO, "objectives": ["code_overlap", "continuity"]})
+    assert spec.directions == ["minimize", "maximize"]
+    trial = optuna.trial.FixedTrial({"fill": 1.0, "sigma": 1.0})
+    overlap, continuity = objective(trial, spec, tmp_path)
+    lines = (tmp_path / "trials" / "00000" / "metrics.jsonl").read_text().splitlines()
+    last = json.loads(lines[-1])
+    assert overlap == last["code_overlap"] == trial.user_attrs["code_overlap"]
+    assert continuity == last["continuity"] and 0 <= overlap <= 1 and 0 <= continuity <= 1
