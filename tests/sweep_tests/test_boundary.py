@@ -8,16 +8,12 @@ in phase A. The other axis (eval.phase_acc >= 0.5) changes no phase: the boundar
 
 import hashlib
 import json
-import signal
-import subprocess
-import sys
-import time
 
 import pandas as pd
 import pytest
 import yaml
-from conftest import ROOT, phasescape
-from test_sweep_run import statuses, steps_per_trial, wait_for, write_spec
+from conftest import phasescape
+from test_sweep_run import kill_when_then_resume, statuses, steps_per_trial, write_spec
 
 from model.config import from_preset
 from model.train import Trainer, settled
@@ -180,29 +176,17 @@ def test_boundary_search_with_stop_trains_the_boundary_and_infers_the_rest(tmp_p
 def test_sigkill_during_refinement_then_resume_loses_no_trial_and_trains_none_twice(tmp_path):
     spec = write_spec(tmp_path, name="killed_boundary", axes=AXES, search="boundary", steps=60, max_concurrent=1)
     sweep_dir = tmp_path / "results" / "killed_boundary"
-    driver = subprocess.Popen([sys.executable, "-m", "sweep", "run", str(spec)], cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    done_before: list[str] = []
 
-    def refining():  # the coarse level done and a level-1 trial past its first checkpoints
+    def refining() -> bool:  # the coarse level done and a level-1 trial past its first checkpoints
         s = statuses(sweep_dir)
         done = [t for t, v in s.items() if v["status"] == "COMPLETED"]
         running = [t for t, v in s.items() if v["status"] == "RUNNING"
                    and (sweep_dir / "trials" / t / "metrics.jsonl").read_text().count("\n") >= 2]
-        return (done, running) if len(done) >= 6 and running else None
+        done_before[:] = done
+        return len(done) >= 6 and bool(running)
 
-    try:
-        done_before, _ = wait_for(refining, 400, "a running trial of the refinement level")
-        time.sleep(1.0)
-        driver.send_signal(signal.SIGKILL)
-        driver.wait()
-    finally:
-        if driver.poll() is None:
-            driver.kill()
-    assert not json.loads((sweep_dir / "manifest.json").read_text())["finished"]
-
-    resumed = phasescape("resume", str(sweep_dir))
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    table = pd.read_parquet(sweep_dir / "results.parquet")
+    table = kill_when_then_resume(spec, sweep_dir, refining, 400, "a running trial of the refinement level")
     last = table.sort_values("step").groupby("trial_id").tail(1)
     assert {(r["eval.phase_single"], r["eval.phase_acc"]) for _, r in last.iterrows()} == TRAINED  # none lost
     assert set(table["status"]) == {"COMPLETED"}

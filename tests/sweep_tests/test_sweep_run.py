@@ -42,6 +42,25 @@ def wait_for(predicate, timeout: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def kill_when_then_resume(spec: Path, sweep_dir: Path, ready, timeout: float, what: str) -> pd.DataFrame:
+    """Run the sweep ``spec`` in a driver process, SIGKILL it once ``ready()`` holds (and a second more, for the running
+    trial to pass a checkpoint), check the manifest says unfinished, resume it and return its results table."""
+    driver = subprocess.Popen([sys.executable, "-m", "sweep", "run", str(spec)], cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_for(ready, timeout, what)
+        time.sleep(1.0)
+        driver.send_signal(signal.SIGKILL)
+        driver.wait()
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+    assert not json.loads((sweep_dir / "manifest.json").read_text())["finished"]
+    resumed = phasescape("resume", str(sweep_dir))
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    return pd.read_parquet(sweep_dir / "results.parquet")
+
+
 def steps_per_trial(table: pd.DataFrame) -> dict[str, list[int]]:
     return {tid: sorted(group["step"].astype(int)) for tid, group in table.groupby("trial_id")}
 
@@ -78,22 +97,9 @@ def test_sigkill_of_the_driver_then_resume_completes_every_trial_once(tmp_path):
     spec = write_spec(tmp_path, name="killed", axes={"data.sigma": [1.0, 1.2, 1.4, 1.6]}, steps=60,
                       max_concurrent=1)
     sweep_dir = tmp_path / "results" / "killed"
-    driver = subprocess.Popen([sys.executable, "-m", "sweep", "run", str(spec)], cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        wait_for(lambda: any(s["status"] == "COMPLETED" for s in statuses(sweep_dir).values())
-                 and any(s["status"] == "RUNNING" for s in statuses(sweep_dir).values()), 240, "a finished trial")
-        time.sleep(1.0)  # let the running trial pass a checkpoint
-        driver.send_signal(signal.SIGKILL)
-        driver.wait()
-    finally:
-        if driver.poll() is None:
-            driver.kill()
-    assert not json.loads((sweep_dir / "manifest.json").read_text())["finished"]
-
-    resumed = phasescape("resume", str(sweep_dir))
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
-    table = pd.read_parquet(sweep_dir / "results.parquet")
+    table = kill_when_then_resume(
+        spec, sweep_dir, lambda: any(s["status"] == "COMPLETED" for s in statuses(sweep_dir).values())
+        and any(s["status"] == "RUNNING" for s in statuses(sweep_dir).values()), 240, "a finished trial")
     assert table["trial_id"].nunique() == 4
     assert set(table["status"]) == {"COMPLETED"}
     assert all(steps == [0, 15, 30, 45, 60] for steps in steps_per_trial(table).values())
