@@ -69,12 +69,19 @@ def derived_quantities(cfg: DataConfig, seed: int) -> dict[str, float]:
     return quantities_for(cfg, math.inf if points is None else float(len(points)))
 
 
+def _significant(value: float, digits: int = 12) -> float:
+    """``value`` rounded to ``digits`` significant digits (inf and NaN unchanged)."""
+    return float(f"{value:.{digits}g}") if math.isfinite(value) else value
+
+
 def quantities_for(cfg: DataConfig, n_positions: float) -> dict[str, float]:
     """``derived_quantities`` for a data set whose training centres are already counted. ``n_positions`` and
     ``density`` count the 2D part; a set with stripes (model/families.py) adds ``n_stripes``, the distinct
     stripe positions over the stripe axes in use (inf when such an axis is continuous)."""
-    out = {"n_positions": n_positions, "density": n_positions / cfg.image_size**2,
-           "overlap": overlap((cfg.spacing_x + cfg.spacing_y) / 2, cfg.sigma)}
+    # 12 significant digits: a sigma solved from a requested overlap gives it back as 0.34999999999999987 in one cell
+    # and 0.35 in the next, and a landscape would draw them as two rows.
+    out = {"n_positions": n_positions, "density": _significant(n_positions / cfg.image_size**2),
+           "overlap": _significant(overlap((cfg.spacing_x + cfg.spacing_y) / 2, cfg.sigma))}
     if cfg.stripes > 0:
         out["n_stripes"] = 0.0
         for axis, spacing in (("x", cfg.spacing_x), ("y", cfg.spacing_y)):

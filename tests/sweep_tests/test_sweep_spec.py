@@ -127,3 +127,15 @@ def test_a_closed_pipe_ends_the_command_quietly(tmp_path):
     proc.stdout.close()  # nobody reads: the first write that does not fit the pipe raises EPIPE
     stderr = proc.stderr.read()
     assert proc.wait(timeout=60) == 141 and "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr
+
+
+def test_requested_overlaps_come_back_as_one_value_per_landscape_row(tmp_path):
+    # sigma is solved from the requested overlap per density; without rounding 0.35 came back as 0.34999999999999987
+    # in one cell and 0.35 in another, and the report drew three 0.35 rows.
+    from model.geometry import derived_quantities
+
+    spec = load_spec(write(tmp_path, {**GOOD, "base": "tiny", "axes": {
+        "density": [0.05, 0.1, 0.2, 0.5], "overlap": [0.2, 0.35, 0.5, 0.6]}}))
+    quantities = [derived_quantities(c.data, c.train.seed) for c in spec.trials()]
+    assert sorted({q["overlap"] for q in quantities}) == [0.2, 0.35, 0.5, 0.6]
+    assert len({q["density"] for q in quantities}) == 4
