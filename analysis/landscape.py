@@ -38,7 +38,7 @@ import pandas as pd
 from analysis import ReportError
 from analysis.onsets import ONSET_COLUMNS, first_step, modal_learning, onset_basis, trial_learning
 from analysis.representation import BASELINE_COLUMNS, trial_baseline
-from analysis.results import ANALYSIS_DERIVED, CEILING_COLUMNS, LATTICE_COLUMNS, check_table
+from analysis.results import ANALYSIS_DERIVED, CEILING_COLUMNS, LATTICE_COLUMNS, check_table, tidy
 from model.definitions import (
     CEILING_MIN,
     CONFIG_SECTIONS,
@@ -270,7 +270,7 @@ def inferred_cells(grid: dict[str, Any] | None, x: str, y: str | None, present: 
         values = cell["values"]
         if cell["trained"] or not all(k in values for k in keys):
             continue
-        key = tuple(values[k] for k in keys)
+        key = tuple(tidy(values[k]) if isinstance(values[k], float) else values[k] for k in keys)  # as the table's
         if key in seen or key in rows:
             continue
         spans = {f"{name}_{end}": values[column] for name, column in SECONDARY.items() if column in values

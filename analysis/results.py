@@ -47,7 +47,7 @@ def spacing_ratio(spacing_x: float, spacing_y: float) -> float:
     return math.inf if low == 0 else high / low
 
 
-def _tidy(value: float) -> float:
+def tidy(value: float) -> float:
     """10 significant digits: an overlap solved for 0.2 and one of 0.19999999999999998 share a grid cell."""
     return float(f"{value:.10g}")
 
@@ -91,7 +91,7 @@ def check_table(df: pd.DataFrame, columns: tuple[str, ...] = ()) -> pd.DataFrame
     mapped = (*DERIVED, *ANALYSIS_DERIVED)
     for column in df.columns:
         if (column.startswith(CONFIG_SECTIONS) or column in mapped) and pd.api.types.is_float_dtype(df[column]):
-            df[column] = df[column].map(_tidy)
+            df[column] = df[column].map(tidy)
     if "seed" not in df.columns:
         df["seed"] = np.nan
     for column in OPTIONAL_TEXT:
