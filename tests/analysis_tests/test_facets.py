@@ -1,5 +1,6 @@
 """Facets: every varying config key that is not a map axis splits the landscape; no cell pools two configs."""
 
+import pandas as pd
 import pytest
 from test_analysis_landscape import X, Y, table, trial
 
@@ -85,3 +86,63 @@ def test_architecture_keys_are_facets_not_default_axes():
     cells = landscape(df, x, y, facets=keys)
     assert len(cells) == 4 and (cells["n_configs"] == 1).all() and cells["facet"].nunique() == 4
     assert "model.cond=concat" in cells["facet"].iloc[0] and "model.base_channels=8" in cells["facet"].iloc[0]
+
+
+def architecture_sweep(folder):
+    """density 0.5 and 1.0 x two architectures (model.cond) x two widths (model.base_channels), two seeds each:
+    concat reaches C at step 300 everywhere; factorized at 0.5 never, at 1.0 at step 300 or later."""
+    from test_analysis_report import write_sweep
+
+    rows = []
+    for cond, phases in (("concat", {0.5: "ABC", 1.0: "ABC"}), ("factorized", {0.5: "AAB", 1.0: "ABBC"})):
+        for width in (8, 12):
+            for d, ph in phases.items():
+                for seed in (0, 1):
+                    rows.append(_with(trial(f"{cond}{width}-{d}-{seed}", (d, 0.1), ph, seed),
+                                      **{"model.cond": cond, "model.base_channels": width}))
+    return write_sweep(folder, table(*rows), "arch", ["model.base_channels", "model.cond"])
+
+
+def test_report_of_architectures_has_a_panel_per_combination_an_overlay_and_a_verdict(tmp_path):
+    from analysis.report import write_report
+
+    sweep = architecture_sweep(tmp_path / "sweep")
+    html = write_report(sweep, tmp_path / "out").read_text()
+    out = tmp_path / "out"
+    cells = pd.read_csv(out / "landscape.csv")
+    assert cells["facet"].nunique() == 4 and (cells["n_configs"] == 1).all() and len(cells) == 8
+    panels = sorted(p.relative_to(out).as_posix() for p in out.glob("facet_*/phase_map.png"))
+    assert len(panels) == 4
+    assert (out / "boundary_overlay.png").exists() and "boundary_overlay.png" in html
+    steps = pd.read_csv(out / "steps_to_C_by_facet.csv")
+    assert len(steps) == 2 and steps.shape[1] == 1 + 4  # along density (overlap is constant), one column per facet
+    summary = (out / "summary.md").read_text()
+    assert "Facets: " in summary and "no cell pools two of them" in summary
+    assert summary.count("- **Facet ") == 4
+    # the two widths of concat are alike: no architecture wins beyond the seed spread
+    assert "No architecture reaches C with less data beyond the seed spread" in summary
+    write_report(sweep, tmp_path / "w8", where_=["model.base_channels=8"])
+    narrow = (tmp_path / "w8" / "summary.md").read_text()
+    assert ("**model.cond=concat reaches C with less data** (fewer training steps) than every other architecture, "
+            "beyond the seed spread in every shared cell (model.cond=concat: C in 2 cells, median 300 steps; next "
+            "model.cond=factorized: C in 1, median never)") in narrow
+
+
+def test_report_where_and_average(tmp_path):
+    from analysis.report import write_report
+
+    sweep = architecture_sweep(tmp_path / "sweep")
+    write_report(sweep, tmp_path / "a", where_=["model.cond=concat"], average=["model.base_channels"])
+    cells = pd.read_csv(tmp_path / "a" / "landscape.csv")
+    assert len(cells) == 2 and (cells["n_configs"] == 2).all()  # pooled widths, said so
+    summary = (tmp_path / "a" / "summary.md").read_text()
+    assert "Averaged over model.base_channels" in summary and "Only trials with model.cond=concat" in summary
+
+
+def test_cli_where_with_an_unknown_value_is_one_line_and_status_2(tmp_path, capsys):
+    from sweep.cli import main
+
+    sweep = architecture_sweep(tmp_path / "sweep")
+    assert main(["report", str(sweep), "--where", "model.cond=film"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "model.cond takes concat, factorized" in err[0]
