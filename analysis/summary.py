@@ -455,7 +455,7 @@ def failure_lines(trials: pd.DataFrame, cells: pd.DataFrame, x: str, y: str | No
     pooled = cells[cells["n_configs"] > 1]
     if len(pooled):
         lines.append(f"- Note: trials of different configs (not just seeds) share a cell in {_n(len(pooled), 'cell')}; "
-                     "pass --x/--y to map the axes that differ.")
+                     "pass --facet KEY for the key that differs, or --x/--y to map it.")
     return lines
 
 
