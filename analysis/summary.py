@@ -526,7 +526,7 @@ def architecture_lines(trials: pd.DataFrame, cells: pd.DataFrame, x: str, y: str
     ranked = sorted(labels, key=lambda f: (-reached[f], median[f]))
     best, second = ranked[0], ranked[1]
     seeds = {f: _seed_steps(trials[trials["facet"] == f], x, y) for f in labels}
-    numbers = (f"{best}: C in {reached[best]} cells, median {fmt_steps(median[best])} steps; next {second}: "
+    numbers = (f"{best}: C in {_n(reached[best], 'cell')}, median {fmt_steps(median[best])} steps; next {second}: "
                f"C in {reached[second]}, median {fmt_steps(median[second])}")
     if max((len(v) for f in labels for v in seeds[f].values()), default=0) < 2:
         return [*lines, f"- Fewest steps to C: {numbers}. One seed per cell: the seed spread is unknown, so this "
