@@ -71,10 +71,13 @@ def x_title(cells: pd.DataFrame, x: str, y: str | None) -> str:
     return axis_label(x) + (f"  ({', '.join(fixed)} throughout)" if fixed else "")
 
 
-def _frame(cells: pd.DataFrame, x: str, y: str | None, title: str) -> tuple[Figure, Axes, list[Any], list[Any]]:
-    """Figure and axes of a map: one column per x value, one row per y value (a single row when y is None)."""
-    xs = axis_values(cells[x])
-    ys = axis_values(cells[y]) if y is not None else [math.nan]
+def _frame(cells: pd.DataFrame, x: str, y: str | None, title: str,
+           common: pd.DataFrame | None = None) -> tuple[Figure, Axes, list[Any], list[Any]]:
+    """Figure and axes of a map: one column per x value, one row per y value (a single row when y is None); with
+    ``common`` (every facet's cells) the columns and rows are those of all facets, so facet panels share ticks."""
+    grid = cells if common is None else common
+    xs = axis_values(grid[x])
+    ys = axis_values(grid[y]) if y is not None else [math.nan]
     labels = x_labels(cells, x, y, xs)
     tilt = len(xs) > 4 and all("\n" not in label for label in labels)
     height = max(3.0, 0.75 * len(ys) + 1.6) if y is not None else 1.9  # one strip: its ticks add their own room
@@ -183,11 +186,17 @@ def _phase_text(c: pd.Series, extras: list[str]) -> str:
     return "\n".join([c["phase"], f"{c['n_C']}/{voters} in C", *cell_extras(c, extras)])
 
 
+def _titled(title: str, facet: str) -> str:
+    """A map's title under its facet's label (a facet panel), or alone."""
+    return f"{facet}\n{title}" if facet else title
+
+
 def plot_phase_map(cells: pd.DataFrame, boundary: pd.DataFrame, x: str, y: str | None, path: Path,
-                   title: str = "") -> Path:
+                   title: str = "", facet: str = "", common: pd.DataFrame | None = None) -> Path:
     """Final phase per cell (categorical colours), seeds in C per cell, the phase boundary as thick lines. On a
-    grid each cell also shows σ and the other secondary quantities that vary (along one key the ticks do)."""
-    fig, ax, xs, ys = _frame(cells, x, y, title or "final phase (most common over seeds)")
+    grid each cell also shows σ and the other secondary quantities that vary (along one key the ticks do).
+    A facet panel: ``facet`` (its label) heads the title, ``common`` (all facets' cells) sets the ticks."""
+    fig, ax, xs, ys = _frame(cells, x, y, _titled(title or "final phase (most common over seeds)", facet), common)
     codes = cells["phase"].where(cells["measurable"].astype(bool)).map({p: i for i, p in enumerate(PHASES)})
     cmap = ListedColormap([PHASE_COLOURS[p] for p in PHASES])
     ax.imshow(_grid(cells, x, y, xs, ys, codes), cmap=cmap, vmin=-0.5, vmax=2.5, origin="lower", aspect="auto")
@@ -210,9 +219,10 @@ def _readable_text(ax: Axes, i: int, j: int, text: str, rgba: tuple[float, ...])
 
 
 def plot_metric_map(cells: pd.DataFrame, boundary: pd.DataFrame, x: str, y: str | None, column: str, path: Path,
-                    label: str) -> Path:
-    """A metric in [0, 1] per cell (mean over seeds, ± sample std), colour-blind-safe cividis scale."""
-    fig, ax, xs, ys = _frame(cells, x, y, f"{label} (mean ± std over seeds)")
+                    label: str, facet: str = "", common: pd.DataFrame | None = None) -> Path:
+    """A metric in [0, 1] per cell (mean over seeds, ± sample std), colour-blind-safe cividis scale (fixed, so
+    facet panels share it; ``facet`` and ``common`` as for plot_phase_map)."""
+    fig, ax, xs, ys = _frame(cells, x, y, _titled(f"{label} (mean ± std over seeds)", facet), common)
     cmap, norm = plt.get_cmap("cividis"), Normalize(0, 1)
     shown = cells[column].where(cells["measurable"].astype(bool))
     image = ax.imshow(_grid(cells, x, y, xs, ys, shown), cmap=cmap, norm=norm, origin="lower", aspect="auto")
@@ -225,11 +235,16 @@ def plot_metric_map(cells: pd.DataFrame, boundary: pd.DataFrame, x: str, y: str 
     return save_figure(fig, path)
 
 
-def plot_steps_map(cells: pd.DataFrame, boundary: pd.DataFrame, x: str, y: str | None, path: Path) -> Path:
-    """Training steps to reach phase C (median over seeds); 'never' cells grey, labelled."""
-    fig, ax, xs, ys = _frame(cells, x, y, "training steps to reach phase C (median over seeds)")
+def plot_steps_map(cells: pd.DataFrame, boundary: pd.DataFrame, x: str, y: str | None, path: Path,
+                   facet: str = "", common: pd.DataFrame | None = None) -> Path:
+    """Training steps to reach phase C (median over seeds); 'never' cells grey, labelled. A facet panel
+    (``facet``, ``common`` as for plot_phase_map) takes its colour scale from every facet's cells."""
+    fig, ax, xs, ys = _frame(cells, x, y, _titled("training steps to reach phase C (median over seeds)", facet),
+                             common)
     steps = cells["steps_to_C"].astype(float).where(cells["measurable"].astype(bool))
-    finite = steps[np.isfinite(steps)]
+    scale = common if common is not None else cells
+    scaled = scale["steps_to_C"].astype(float).where(scale["measurable"].astype(bool))
+    finite = scaled[np.isfinite(scaled)]
     cmap = plt.get_cmap("cividis_r")  # fewer steps = brighter
     norm = Normalize(finite.min(), finite.max()) if len(finite) else Normalize(0, 1)
     if len(finite) and finite.min() == finite.max():
@@ -281,4 +296,34 @@ def plot_learned_map(cells: pd.DataFrame, boundary: pd.DataFrame, x: str, y: str
     _marks(ax, cells, x, y, xs, ys)
     _boundary(ax, boundary, x, xs, ys)
     fig.colorbar(image, ax=ax, label=f"final − init ({direction_words(metric)})\n{words}", fraction=0.05, pad=0.02)
+    return save_figure(fig, path)
+
+
+OVERLAY_STYLES = ("-", "--", ":", "-.")
+
+
+def plot_boundary_overlay(cells: pd.DataFrame, boundary: pd.DataFrame, x: str, y: str | None, path: Path) -> Path:
+    """Every facet's phase boundary on one landscape: the common grid (light grey where some facet has a cell),
+    each facet's boundary lines in its own colour and line style, slightly offset so that shared edges stay
+    visible; the legend names each facet (and says when it has no boundary)."""
+    fig, ax, xs, ys = _frame(cells, x, y, "phase boundaries of every facet")
+    present = _grid(cells, x, y, xs, ys, pd.Series(1.0, index=cells.index))
+    ax.imshow(np.where(present == 1, 1.0, np.nan), cmap=ListedColormap(["#eeeeee"]), origin="lower", aspect="auto")
+    labels = list(dict.fromkeys(cells["facet"]))
+    colours = plt.get_cmap("tab10")
+    handles = []
+    for k, label in enumerate(labels):
+        colour, style = colours(k % 10), OVERLAY_STYLES[(k // 10 + k) % len(OVERLAY_STYLES)]
+        shift = (k - (len(labels) - 1) / 2) * min(0.08, 0.6 / max(len(labels), 1))
+        mine = boundary[boundary["facet"] == label] if "facet" in boundary.columns else boundary.iloc[:0]
+        for _, b in mine.iterrows():
+            crossing_x = b["along"] == x
+            order, other = (xs, ys) if crossing_x else (ys, xs)
+            mid = (position(order, b["low"]) + position(order, b["high"])) / 2 + shift
+            at = position(other, b["at"])
+            line = ([mid, mid], [at - 0.5, at + 0.5]) if crossing_x else ([at - 0.5, at + 0.5], [mid, mid])
+            ax.plot(*line, color=colour, linestyle=style, linewidth=2.5)
+        note = "" if len(mine) else " (no boundary)"
+        handles.append(plt.Line2D([], [], color=colour, linestyle=style, linewidth=2.5, label=label + note))
+    _legend(ax, handles)
     return save_figure(fig, path)

@@ -26,6 +26,7 @@ Running (or pending) trials count with their latest evaluation, and their cells 
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
 from collections import Counter
@@ -34,6 +35,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from analysis import ReportError
 from analysis.onsets import ONSET_COLUMNS, first_step, modal_learning, onset_basis, trial_learning
@@ -57,6 +59,7 @@ MEAN_OVER_SEEDS = (*FINAL_METRICS, *BASELINE_COLUMNS)  # each also gets <column>
 MEDIAN_OVER_SEEDS = ("steps_to_C", "seconds_to_C", *ONSET_COLUMNS, "coupling", "coupling_off")
 NOT_AXES = ("train.seed",)  # replicate seeds are aggregated, never mapped
 DEFAULT_AXES = ("density", "overlap")
+ARCHITECTURE = "model."  # architecture keys: facets by default, never a default axis
 # Quantities a cell shows beside its axes (name -> column): density and overlap set sigma, and a one-axis sweep
 # labels its key's values with the density, overlap and spacing ratio that follow from them.
 SECONDARY = {"sigma": "data.sigma", "density": "density", "overlap": "overlap", "ratio": "ratio"}
@@ -141,14 +144,16 @@ def choose_axes(
     df: pd.DataFrame, swept: Sequence[str] = (), x: str | None = None, y: str | None = None
 ) -> tuple[str, str]:
     """The two grid axes: those given, else density x overlap when both vary, else the sweep's swept axes, else
-    whatever varies (constant density/overlap fill in for a one-axis sweep)."""
+    whatever varies (constant density/overlap fill in for a one-axis sweep). Architecture keys (``model.*``) are
+    never chosen by default: they become facets (``facet_keys``)."""
     _check_axis_names(df, x, y)
     allowed = config_columns(df)
-    varies = varying(df)
+    varies = [c for c in varying(df) if not c.startswith(ARCHITECTURE)]
     if all(a in varies for a in DEFAULT_AXES):
         candidates = list(DEFAULT_AXES)
     else:
-        candidates = [a for a in swept if a in allowed] + varies + [a for a in DEFAULT_AXES if a in allowed]
+        candidates = ([a for a in swept if a in allowed and not a.startswith(ARCHITECTURE)] + varies
+                      + [a for a in DEFAULT_AXES if a in allowed])
     chosen = [x, y]
     for i in (0, 1):
         if chosen[i] is None:
@@ -162,9 +167,10 @@ def swept_key(df: pd.DataFrame, swept: Sequence[str] = ()) -> str | None:
     """The one key a sweep varies, or None. With the manifest's swept axes (``swept``): its only axis, when there is
     one and it varies. Without them: the only varying config column that is not derived from others (else the only
     varying derived one)."""
+    swept = [a for a in swept if not a.startswith(ARCHITECTURE)]  # architecture keys are facets
     if swept:
         return swept[0] if len(swept) == 1 and swept[0] in varying(df) else None
-    varies = varying(df)
+    varies = [c for c in varying(df) if not c.startswith(ARCHITECTURE)]
     primary = [c for c in varies if c not in (*DERIVED, *ANALYSIS_DERIVED)]
     candidates = primary or varies
     return candidates[0] if len(candidates) == 1 else None
@@ -180,6 +186,107 @@ def sweep_axes(
     if key is not None:
         return x or key, None
     return choose_axes(df, swept, x, y)
+
+
+def parse_value(text: str) -> Any:
+    """A ``--where`` value read as a spec (and ``--set``) would read it: ``"1e-4"`` -> 0.0001, ``"[1, 2]"`` -> [1, 2],
+    ``"abc"`` -> "abc"."""
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    if isinstance(value, str):
+        try:
+            return float(value)  # YAML 1.1 reads 1e-4 as text
+        except ValueError:
+            return value
+    return value
+
+
+def _matches(values: pd.Series, wanted: Any, text: str) -> pd.Series:
+    """Rows whose value equals ``wanted`` (lists are stored as JSON text; numbers compare as numbers)."""
+    def same(v: Any) -> bool:
+        if isinstance(wanted, list):
+            return v == json.dumps(wanted) or v == wanted
+        if isinstance(wanted, bool) or not isinstance(wanted, numbers.Real):
+            return str(v) == str(wanted) or str(v) == text
+        try:
+            return math.isclose(float(v), float(wanted), rel_tol=1e-9)
+        except (TypeError, ValueError):
+            return str(v) == text
+    return values.map(same).astype(bool)
+
+
+def where(df: pd.DataFrame, clauses: Sequence[str] = ()) -> pd.DataFrame:
+    """The rows of a results table whose config keys take the given values (``--where KEY=VALUE``, each clause
+    kept); ReportError naming the key or the values it takes when a clause is malformed, unknown or matches none."""
+    allowed = [*config_columns(df), *(k for k in NOT_AXES if k in df.columns)]
+    for clause in clauses:
+        key, sep, text = clause.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ReportError(f"--where {clause!r}: expected KEY=VALUE, e.g. --where model.cond=concat")
+        if key not in allowed:
+            raise ReportError(f"--where {key}: not a config column of this sweep; choose one of "
+                              f"{', '.join(varying(df) or allowed)}")
+        keep = _matches(df[key], parse_value(text.strip()), text.strip())
+        if not keep.any():
+            present = ", ".join(str(v) for v in axis_values(df[key]))
+            raise ReportError(f"--where {key}={text.strip()}: no trial has that value; {key} takes {present}")
+        df = df[keep]
+    return df
+
+
+def facet_keys(df: pd.DataFrame, x: str, y: str | None = None, forced: Sequence[str] = (),
+               averaged: Sequence[str] = ()) -> list[str]:
+    """The keys that split the landscape into facets (one panel per value or combination), never pooled in a cell.
+
+    A varying config column is a facet when it takes more than one value within one map cell (a key that moves only
+    with an axis is not); derived quantities (density, overlap, ...) only when their config keys do not already
+    explain them. ``train.seed`` never is; ``forced`` keys (``--facet``) always are; ``averaged`` keys (``--average``)
+    never are: their cells pool them. ReportError for an unknown key or one that is an axis."""
+    allowed = config_columns(df)
+    axes = cell_keys(x, y)
+    for flag, keys in (("--facet", forced), ("--average", averaged)):
+        for k in keys:
+            if k not in allowed:
+                raise ReportError(f"{flag} {k}: not a config column of this sweep; choose one of "
+                                  f"{', '.join(varying(df) or allowed)}")
+            if k in axes:
+                raise ReportError(f"{flag} {k}: it is a map axis; choose another key or other axes")
+    both = set(forced) & set(averaged)
+    if both:
+        raise ReportError(f"--facet/--average: {', '.join(sorted(both))} given as both; choose one")
+    derived = (*DERIVED, *ANALYSIS_DERIVED)
+    candidates = [c for c in varying(df) if c not in axes and c not in averaged]
+    keys = list(forced)
+
+    def splits(column: str, by: list[str]) -> bool:
+        return bool((df.groupby(by, dropna=False)[column].nunique(dropna=False) > 1).any())
+
+    for derived_pass in (False, True):
+        for c in candidates:
+            if c not in keys and (c in derived) == derived_pass and splits(c, [*axes, *keys]):
+                keys.append(c)
+    return keys
+
+
+def facet_label(keys: Sequence[str], values: Sequence[Any]) -> str:
+    """'model.cond=concat, model.base_channels=12'; '' without facet keys."""
+    return ", ".join(f"{k}={v}" for k, v in zip(keys, values, strict=True))
+
+
+def facet_groups(df: pd.DataFrame, keys: Sequence[str]) -> list[tuple[str, dict[str, Any], pd.DataFrame]]:
+    """(label, {key: value}, rows) per facet, in the order of each key's values; one ('', {}, df) without keys."""
+    if not keys:
+        return [("", {}, df)]
+    orders = [axis_values(df[k]) for k in keys]
+    groups = []
+    for values, rows in df.groupby(list(keys), dropna=False, sort=False):
+        values = values if isinstance(values, tuple) else (values,)
+        groups.append((tuple(position(o, v) for o, v in zip(orders, values, strict=True)),
+                       facet_label(keys, values), dict(zip(keys, values, strict=True)), rows))
+    return [(label, values, rows) for _, label, values, rows in sorted(groups, key=lambda g: g[0])]
 
 
 def _first_value(values: pd.Series) -> float:
@@ -282,7 +389,7 @@ def inferred_cells(grid: dict[str, Any] | None, x: str, y: str | None, present: 
 
 
 def landscape(df: pd.DataFrame, x: str, y: str | None = None, onset: float = ONSET,
-              grid: dict[str, Any] | None = None) -> pd.DataFrame:
+              grid: dict[str, Any] | None = None, facets: Sequence[str] = ()) -> pd.DataFrame:
     """One row per grid cell (x, y), or per value of x when y is None, seeds aggregated as the module docstring
     says, in axis order (y, then x).
 
@@ -290,7 +397,13 @@ def landscape(df: pd.DataFrame, x: str, y: str | None = None, onset: float = ONS
     trial failed) | inferred (a cell of the boundary search's ``grid`` it did not train).
     ``n_completed`` counts COMPLETED or STOPPED trials, ``n_running`` RUNNING or PENDING ones,
     ``n_error`` failed ones. ``measurable``: False when the ceiling ``gt_acc`` is below CEILING_MIN.
+    ``facets`` (``facet_keys``): one landscape per facet, stacked in facet order, each row carrying the facet keys'
+    values and ``facet``, its label ('' without facets); a boundary search's ``grid`` is then left out.
     """
+    if facets:
+        parts = [landscape(rows, x, y, onset).assign(**values, facet=label)
+                 for label, values, rows in facet_groups(df, facets)]
+        return pd.concat(parts, ignore_index=True)
     keys = cell_keys(x, y)
     trials = trial_summary(df, x, y, onset)
     rows = []
@@ -320,7 +433,7 @@ def landscape(df: pd.DataFrame, x: str, y: str | None = None, onset: float = ONS
     rows += inferred_cells(grid, x, y, pd.DataFrame(rows))
     orders = cell_orders(pd.DataFrame(rows), x, y)
     rows.sort(key=lambda r: cell_position(orders, [r[k] for k in keys])[::-1])
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).assign(facet="")
 
 
 def _midpoint(a: Any, b: Any) -> float:
@@ -338,8 +451,13 @@ def phase_boundary(cells: pd.DataFrame, x: str, y: str | None = None) -> pd.Data
     phase is not known to be what it reads, so neither side of it is compared with the other). Columns:
     ``along`` (the axis crossed), ``at`` (the other axis' value; NaN for one axis), ``low``/``high`` (crossed-axis
     values either side), ``phase_low``/``phase_high``, ``mid`` (midpoint of low and high; NaN unless both are
-    finite numbers).
+    finite numbers). A faceted landscape (``facet`` labels) gets a boundary per facet, labelled in ``facet``.
     """
+    columns = ["along", "at", "low", "high", "phase_low", "phase_high", "mid"]
+    if "facet" in cells.columns and (cells["facet"] != "").any():
+        parts = [phase_boundary(c.drop(columns="facet"), x, y).assign(facet=label)
+                 for label, c in cells.groupby("facet", sort=False)]
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[*columns, "facet"])
     rows = []
     placed = cells[cells["phase"].notna() | ~cells["measurable"].astype(bool)]
     for along, other in ((x, y), (y, x)) if y is not None else ((x, None),):
@@ -352,7 +470,7 @@ def phase_boundary(cells: pd.DataFrame, x: str, y: str | None = None) -> pd.Data
                     rows.append({"along": along, "at": at, "low": a[along], "high": b[along],
                                  "phase_low": a["phase"], "phase_high": b["phase"],
                                  "mid": _midpoint(a[along], b[along])})
-    return pd.DataFrame(rows, columns=["along", "at", "low", "high", "phase_low", "phase_high", "mid"])
+    return pd.DataFrame(rows, columns=columns)
 
 
 def phase_timeline(df: pd.DataFrame, x: str, y: str | None = None) -> pd.DataFrame:

@@ -13,8 +13,25 @@ from typing import Any
 import pandas as pd
 
 from analysis.atlas import plot_atlas
-from analysis.heatmaps import plot_learned_map, plot_metric_map, plot_phase_map, plot_steps_map
-from analysis.landscape import cell_keys, landscape, phase_boundary, phase_timeline, sweep_axes, trial_summary
+from analysis.heatmaps import (
+    plot_boundary_overlay,
+    plot_learned_map,
+    plot_metric_map,
+    plot_phase_map,
+    plot_steps_map,
+)
+from analysis.landscape import (
+    ARCHITECTURE,
+    cell_keys,
+    facet_groups,
+    facet_keys,
+    landscape,
+    phase_boundary,
+    phase_timeline,
+    sweep_axes,
+    trial_summary,
+    where,
+)
 from analysis.learning_plots import has_imbalance, plot_acc_along, plot_onset_scatter, plot_onsets_along
 from analysis.page import figure, page
 from analysis.plots import plot_latents, plot_learning_curves, plot_phase_strips, plot_samples, row_label
@@ -22,7 +39,7 @@ from analysis.probe_plots import plot_probe_along, plot_probe_curves
 from analysis.representation import direction_words, fmt_metric, has_baseline, has_probe, init_column
 from analysis.results import load_evals, load_results
 from analysis.style import SECONDARY_SYMBOLS, axis_label, fmt_span, fmt_steps, fmt_value, secondary_names
-from analysis.summary import summarize
+from analysis.summary import summarize, summarize_facets
 from model.definitions import CEILING_MIN, COUPLED_MAX, ERROR, HEADLINE_PROBE
 
 # A figure of the report: (PNG, caption) or (PNG, caption, CSS class, e.g. "small"), or a section heading (str).
@@ -50,12 +67,18 @@ CURVES_CAPTION = ("acc_x and acc_y over training with their onsets, on the train
                   "together.")
 
 
-def _grid_figures(out: Path, cells: pd.DataFrame, boundary: pd.DataFrame, x: str, y: str) -> list[tuple[Path, str]]:
-    """The maps of a two-axis landscape: final phase, final acc, steps to C."""
-    return [(plot_phase_map(cells, boundary, x, y, out / "phase_map.png"), PHASE_CAPTION + " Each cell shows its σ."),
-            (plot_metric_map(cells, boundary, x, y, "acc", out / "acc_map.png", "final acc"),
-             "Final accuracy: share of samples with one bump within tol of its target (off-lattice conditions)."),
-            (plot_steps_map(cells, boundary, x, y, out / "steps_to_C_map.png"), STEPS_CAPTION)]
+ACC_CAPTION = "Final accuracy: share of samples with one bump within tol of its target (off-lattice conditions)."
+
+
+def _grid_figures(out: Path, cells: pd.DataFrame, boundary: pd.DataFrame, x: str, y: str,
+                  title: str = "") -> list[tuple[Path, str]]:
+    """The maps of a two-axis landscape: final phase, final acc, steps to C (``title``: a line over each title,
+    e.g. what the cells average over)."""
+    return [(plot_phase_map(cells, boundary, x, y, out / "phase_map.png", facet=title),
+             PHASE_CAPTION + " Each cell shows its σ."),
+            (plot_metric_map(cells, boundary, x, y, "acc", out / "acc_map.png", "final acc", facet=title),
+             ACC_CAPTION),
+            (plot_steps_map(cells, boundary, x, y, out / "steps_to_C_map.png", facet=title), STEPS_CAPTION)]
 
 
 def _along_figures(out: Path, trials: pd.DataFrame, cells: pd.DataFrame, boundary: pd.DataFrame,
@@ -148,10 +171,14 @@ def _wrap_note(rows: pd.DataFrame) -> str:
 
 
 def _figures(sweep_dir: Path, out: Path, df: pd.DataFrame, trials: pd.DataFrame, cells: pd.DataFrame,
-             boundary: pd.DataFrame, x: str, y: str | None) -> list[Entry]:
-    """Write every figure; returns (path, caption) in reading order, with section headings (str) between."""
-    figures = (_along_figures(out, trials, cells, boundary, x) if y is None
-               else _grid_figures(out, cells, boundary, x, y))
+             boundary: pd.DataFrame, x: str, y: str | None, maps: bool = True, title: str = "") -> list[Entry]:
+    """Write every figure; returns (path, caption) in reading order, with section headings (str) between.
+    ``maps`` False leaves out the landscape maps (a facet's are drawn as small multiples); ``title``: a line over
+    the maps' titles."""
+    figures: list[Entry] = []
+    if maps:
+        figures += (_along_figures(out, trials, cells, boundary, x) if y is None
+                    else _grid_figures(out, cells, boundary, x, y, title))
     figures += [(plot_phase_strips(phase_timeline(df, x, y), cells, x, y, out / "phase_strips.png"), STRIPS_CAPTION),
                 (plot_learning_curves(df, trials, cells, x, y, out / "learning_curves.png"), CURVES_CAPTION)]
     if has_imbalance(trials):
@@ -161,6 +188,47 @@ def _figures(sweep_dir: Path, out: Path, df: pd.DataFrame, trials: pd.DataFrame,
                         "learned later, below it x. Left: on the training lattice (the onsets used); right: off it."))
     return (figures + _representation_figures(out, df, trials, cells, boundary, x, y)
             + _example_figures(sweep_dir, out, df, trials, x, y))
+
+
+MAP_KINDS = ("phase_map", "acc_map", "steps_to_C_map")
+
+
+def _facet_maps(out: Path, cells: pd.DataFrame, boundary: pd.DataFrame, x: str, y: str | None,
+                labels: list[str], note: str = "") -> list[Entry]:
+    """Small multiples: each landscape map once per facet (one PNG per panel, facet_NN/<map>.png, shown two to a
+    row), all on the common grid of every facet's cells and one colour scale, each with its own boundary."""
+    figures: list[Entry] = ["Landscape per facet (small multiples: shared ticks and colour scales)"]
+    captions = {"phase_map": PHASE_CAPTION, "acc_map": ACC_CAPTION, "steps_to_C_map": STEPS_CAPTION}
+    for kind in MAP_KINDS:
+        for i, label in enumerate(labels):
+            folder = out / f"facet_{i:02d}"
+            folder.mkdir(exist_ok=True)
+            mine, edges = cells[cells["facet"] == label], boundary[boundary["facet"] == label]
+            title = label + (f"; {note}" if note else "")
+            path = folder / f"{kind}.png"
+            if kind == "phase_map":
+                plot_phase_map(mine, edges, x, y, path, facet=title, common=cells)
+            elif kind == "acc_map":
+                plot_metric_map(mine, edges, x, y, "acc", path, "final acc", facet=title, common=cells)
+            else:
+                plot_steps_map(mine, edges, x, y, path, facet=title, common=cells)
+            figures.append((path, f"{label}. {captions[kind]}", "small"))
+    return figures
+
+
+def steps_by_facet(cells: pd.DataFrame, x: str, y: str | None) -> pd.DataFrame:
+    """Steps to C per cell (rows) per facet (columns): the median over seeds with the seeds that reached C."""
+    keys = cell_keys(x, y)
+    table: dict[tuple, dict[str, str]] = {}
+    for _, c in cells.iterrows():
+        row = table.setdefault(tuple(c[k] for k in keys), {})
+        voters = c["n_A"] + c["n_B"] + c["n_C"]
+        steps = f"{fmt_steps(c['steps_to_C'])} ({c['reached_C']}/{voters})"
+        row[c["facet"]] = "" if pd.isna(c["steps_to_C"]) else steps
+    labels = list(dict.fromkeys(cells["facet"]))
+    rows = [{**{axis_label(k): fmt_value(k, v) for k, v in zip(keys, key, strict=True)},
+             **{f: table[key].get(f, "") for f in labels}} for key in table]
+    return pd.DataFrame(rows)
 
 
 def _md_to_html(lines: list[str]) -> str:
@@ -201,6 +269,8 @@ def _table(cells: pd.DataFrame, x: str, y: str | None) -> pd.DataFrame:
     unmeasurable cells), ceiling, seeds, final metrics ± std, steps to C, onsets on and off the lattice, coupling."""
     differ, same = secondary_names(cells)
     table = {axis_label(k): [fmt_value(k, v) for v in cells[k]] for k in cell_keys(x, y)}
+    if "facet" in cells.columns and (cells["facet"] != "").any():
+        table = {"facet": list(cells["facet"]), **table}
     for name in (n for n in SECONDARY_SYMBOLS if n in differ or (n == "sigma" and n in same)):  # σ always
         table[SECONDARY_SYMBOLS[name]] = [fmt_span(name, lo, hi, symbol=False)
                                           for lo, hi in zip(cells[f"{name}_min"], cells[f"{name}_max"], strict=True)]
@@ -227,10 +297,11 @@ def _table(cells: pd.DataFrame, x: str, y: str | None) -> pd.DataFrame:
 
 
 def render_html(manifest: dict[str, Any], summary: list[str], figures: list[Entry],
-                cells: pd.DataFrame, trials: pd.DataFrame, x: str, y: str | None) -> str:
+                cells: pd.DataFrame, trials: pd.DataFrame, x: str, y: str | None,
+                tables: list[tuple[str, pd.DataFrame]] = ()) -> str:
     """The self-contained HTML page of a sweep report: manifest details, the ``summary`` lines,
     ``figures`` (``Entry``: PNG path and caption, or a section heading), the landscape table of ``cells`` on axes
-    ``x`` and ``y``, failed ``trials``."""
+    ``x`` and ``y``, failed ``trials``; ``tables``: (heading, table) shown before the landscape table."""
     name = html.escape(str(manifest.get("name", "sweep")))
     meta = " · ".join(f"{k} {html.escape(str(manifest[k]))}" for k in ("spec_hash", "git_commit", "version", "created")
                       if manifest.get(k))
@@ -239,34 +310,84 @@ def render_html(manifest: dict[str, Any], summary: list[str], figures: list[Entr
             f'<div class="{"partial" if partial else "summary"}">{_md_to_html(summary)}</div>']
     body += [f"<h2>{html.escape(item)}</h2>" if isinstance(item, str)
              else figure(item[0], f"{item[0].name}: {item[1]}", *item[2:]) for item in figures]
+    for heading, extra in tables:
+        body += [f"<h2>{html.escape(heading)}</h2>",
+                 f'<div class="scroll">{extra.to_html(index=False, escape=True)}</div>']
     body += ["<h2>Landscape (landscape.csv)</h2>",
              f'<div class="scroll">{_table(cells, x, y).to_html(index=False, escape=True)}</div>']
     failed = trials[trials["status"] == ERROR]
     if len(failed):
         keys = {axis_label(k): [fmt_value(k, v) for v in failed[k]] for k in cell_keys(x, y)}
+        if "facet" in failed.columns and (failed["facet"] != "").any():
+            keys = {"facet": list(failed["facet"]), **keys}
         listing = pd.DataFrame({"trial": failed["trial_id"], **keys, "error": failed["error"]})
         body += ["<h2>Failed trials</h2>", listing.to_html(index=False, escape=True, classes="failed")]
     return page(f"phasescape report: {manifest.get('name', 'sweep')}", body)
 
 
-def write_report(sweep_dir: Path, out_dir: Path | None = None, x: str | None = None, y: str | None = None) -> Path:
+def write_report(sweep_dir: Path, out_dir: Path | None = None, x: str | None = None, y: str | None = None,
+                 facets: list[str] | tuple[str, ...] = (), where_: list[str] | tuple[str, ...] = (),
+                 average: list[str] | tuple[str, ...] = ()) -> Path:
     """Write report.html, the PNGs, landscape.csv and summary.md for a sweep folder; returns report.html's path.
 
     A sweep that varies one key is drawn along it (``--x`` may name another column to draw along); otherwise the
-    axes default to density x overlap when both vary, else the manifest's swept axes, else whatever varies.
-    Raises ReportError for bad input (missing files or columns, unknown axes).
+    axes default to density x overlap when both vary, else the manifest's swept axes, else whatever varies
+    (architecture keys, ``model.*``, never by default). ``where_`` (``--where KEY=VALUE``) keeps only the matching
+    trials first. Every other key that varies within a map cell is a facet (``facet_keys``; ``facets`` forces
+    keys in, ``average`` lets cells pool them, said in the titles and the summary): the maps become small
+    multiples, one panel per facet, and the rest of the report is written per facet; with an architecture key
+    among the facets, one figure overlays every facet's boundary and a table gives steps to C per facet.
+    Raises ReportError for bad input (missing files or columns, unknown axes, keys or values).
     """
     sweep_dir = Path(sweep_dir)
     df, manifest = load_results(sweep_dir)
+    df = where(df, where_)
     x, y = sweep_axes(df, manifest.get("axes") or (), x, y)
+    keys = facet_keys(df, x, y, facets, average)
+    note = f"averaged over {', '.join(average)}" if average else ""
+    out = Path(out_dir) if out_dir is not None else sweep_dir / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    if keys:
+        return _write_faceted(sweep_dir, out, df, manifest, x, y, keys, where_, average, note)
     trials = trial_summary(df, x, y)
     cells = landscape(df, x, y, grid=manifest.get("boundary"))
     boundary = phase_boundary(cells, x, y)
-    out = Path(out_dir) if out_dir is not None else sweep_dir / "report"
-    out.mkdir(parents=True, exist_ok=True)
     cells.to_csv(out / "landscape.csv", index=False)
-    figures = _figures(sweep_dir, out, df, trials, cells, boundary, x, y)
-    summary = summarize(manifest, trials, cells, boundary, x, y)
+    figures = _figures(sweep_dir, out, df, trials, cells, boundary, x, y, title=note)
+    summary = summarize(manifest, trials, cells, boundary, x, y, where_, average)
     (out / "summary.md").write_text("\n".join(summary) + "\n")
     (out / "report.html").write_text(render_html(manifest, summary, figures, cells, trials, x, y))
+    return out / "report.html"
+
+
+def _write_faceted(sweep_dir: Path, out: Path, df: pd.DataFrame, manifest: dict[str, Any], x: str, y: str | None,
+                   keys: list[str], where_: list[str] | tuple[str, ...], average: list[str] | tuple[str, ...],
+                   note: str) -> Path:
+    """write_report for a landscape split by the facet ``keys``."""
+    groups = facet_groups(df, keys)
+    labels = [label for label, _, _ in groups]
+    trials = pd.concat([trial_summary(rows, x, y).assign(facet=label) for label, _, rows in groups],
+                       ignore_index=True)
+    cells = landscape(df, x, y, facets=keys)
+    boundary = phase_boundary(cells, x, y)
+    cells.to_csv(out / "landscape.csv", index=False)
+    figures = _facet_maps(out, cells, boundary, x, y, labels, note)
+    tables = []
+    if any(k.startswith(ARCHITECTURE) for k in keys):
+        figures.append((plot_boundary_overlay(cells, boundary, x, y, out / "boundary_overlay.png"),
+                        "The phase boundary of every facet (architecture) on one landscape, each in its own colour "
+                        "and line style (slightly offset where they share an edge); grey: cells some facet has."))
+        steps = steps_by_facet(cells, x, y)
+        steps.to_csv(out / "steps_to_C_by_facet.csv", index=False)
+        tables.append(("Steps to C per architecture (median over seeds; seeds that reached C)", steps))
+    for i, (label, _, rows) in enumerate(groups):
+        folder = out / f"facet_{i:02d}"
+        folder.mkdir(exist_ok=True)
+        mine = trials[trials["facet"] == label]
+        figures.append(f"Facet {label}")
+        figures += _figures(sweep_dir, folder, rows, mine, cells[cells["facet"] == label],
+                            boundary[boundary["facet"] == label], x, y, maps=False)
+    summary = summarize_facets(manifest, trials, cells, boundary, x, y, keys, where_, average)
+    (out / "summary.md").write_text("\n".join(summary) + "\n")
+    (out / "report.html").write_text(render_html(manifest, summary, figures, cells, trials, x, y, tables))
     return out / "report.html"

@@ -455,18 +455,120 @@ def failure_lines(trials: pd.DataFrame, cells: pd.DataFrame, x: str, y: str | No
     pooled = cells[cells["n_configs"] > 1]
     if len(pooled):
         lines.append(f"- Note: trials of different configs (not just seeds) share a cell in {_n(len(pooled), 'cell')}; "
-                     "pass --x/--y to map the axes that differ.")
+                     "pass --facet KEY for the key that differs, or --x/--y to map it.")
     return lines
 
 
+def findings(trials: pd.DataFrame, cells: pd.DataFrame, boundary: pd.DataFrame, x: str,
+             y: str | None = None) -> list[str]:
+    """The lines about one landscape (a whole sweep, or one facet): grid, detector ceiling, final phases, boundary,
+    fastest cell, per-axis learning, the representation against its step-0 baseline, failures."""
+    return [*grid_line(cells, x, y), *ceiling_lines(cells, x, y), *phase_lines(cells),
+            *boundary_lines(cells, boundary, y), *fastest_line(cells, x, y), *learning_lines(trials, cells, x, y),
+            *representation_lines(trials, cells), *failure_lines(trials, cells, x, y)]
+
+
+def selection_lines(where: list[str] | tuple[str, ...] = (), average: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """What the report was asked to keep (``--where``) and to pool (``--average``)."""
+    lines = []
+    if where:
+        lines.append(f"- Only trials with {_join(list(where))} (--where).")
+    if average:
+        lines.append(f"- **Averaged over {_join(list(average))}** (--average): a cell pools the values of "
+                     f"{'this key' if len(average) == 1 else 'these keys'} as if they were seeds (n_configs in "
+                     "landscape.csv counts the configs per cell).")
+    return lines
+
+
+def facets_line(keys: list[str], labels: list[str]) -> list[str]:
+    """The facet keys and how many facets they make: no cell pools two of them."""
+    if not keys:
+        return []
+    verb = "varies" if len(keys) == 1 else "vary"
+    return [f"- Facets: {_join(keys)} {verb} within the map's cells, so the landscape is split into "
+            f"{_n(len(labels), 'facet')} (one panel each, own boundary); no cell pools two of them."]
+
+
+def _seed_steps(trials: pd.DataFrame, x: str, y: str | None) -> dict[tuple, list[float]]:
+    """Steps to C of each voting seed, per cell (keyed by its cell values)."""
+    keys = [x] if y is None else [x, y]
+    return {k if isinstance(k, tuple) else (k,): list(g["steps_to_C"].astype(float))
+            for k, g in voting(trials).groupby(keys, dropna=False)}
+
+
+def _facet_entry(label: str, cells: pd.DataFrame, x: str, y: str | None) -> str:
+    """'label: C in 2 of 4 cells, median steps to C 400 (lowest density in C 0.25)'."""
+    measured = _measured(cells)
+    steps = measured["steps_to_C"].astype(float)
+    text = (f"{label}: C in {int((measured['phase'] == 'C').sum())} of {_n(len(measured), 'measurable cell')}, "
+            f"median steps to C {fmt_steps(steps.median()) or 'unknown'}")
+    if "density" in (x, y):
+        dens = measured.loc[measured["phase"] == "C", "density"].astype(float)
+        text += f", lowest density in C {dens.min():.3g}" if len(dens) else ", no density in C"
+    return text
+
+
+def architecture_lines(trials: pd.DataFrame, cells: pd.DataFrame, x: str, y: str | None = None) -> list[str]:
+    """Which architecture (facet) reaches C with less data: fewest training steps to C (median over its cells,
+    'never' counted as infinite), tested against the seed spread cell by cell; ``trials`` and ``cells`` carry
+    ``facet``."""
+    labels = list(dict.fromkeys(cells["facet"]))
+    if len(labels) < 2:
+        return []
+    per = {f: _measured(cells[cells["facet"] == f]) for f in labels}
+    reached = {f: int((c["phase"] == "C").sum()) for f, c in per.items()}
+    lines = [f"- Architectures side by side ({_n(len(labels), 'facet')}; steps to C per cell in the table "
+             "'Steps to C per architecture'):"]
+    lines += [f"  - {_facet_entry(f, cells[cells['facet'] == f], x, y)}" for f in labels]
+    if not any(reached.values()):
+        return [*lines, "- No architecture reached phase C: none reaches it with less data."]
+    median = {f: c["steps_to_C"].astype(float).median() for f, c in per.items()}
+    ranked = sorted(labels, key=lambda f: (-reached[f], median[f]))
+    best, second = ranked[0], ranked[1]
+    seeds = {f: _seed_steps(trials[trials["facet"] == f], x, y) for f in labels}
+    numbers = (f"{best}: C in {_n(reached[best], 'cell')}, median {fmt_steps(median[best])} steps; next {second}: "
+               f"C in {reached[second]}, median {fmt_steps(median[second])}")
+    if max((len(v) for f in labels for v in seeds[f].values()), default=0) < 2:
+        return [*lines, f"- Fewest steps to C: {numbers}. One seed per cell: the seed spread is unknown, so this "
+                        "difference is not tested against it."]
+
+    def beats(a: str, b: str) -> bool:  # in every shared cell where either reached C, a's slowest seed is faster
+        shared = [k for k in seeds[a] if k in seeds[b]]
+        contested = [k for k in shared if any(math.isfinite(v) for v in seeds[a][k] + seeds[b][k])]
+        return bool(contested) and all(max(seeds[a][k]) < min(seeds[b][k]) for k in contested)
+
+    if all(beats(best, other) for other in labels if other != best):
+        return [*lines, f"- **{best} reaches C with less data** (fewer training steps) than every other "
+                        f"architecture, beyond the seed spread in every shared cell ({numbers})."]
+    return [*lines, f"- No architecture reaches C with less data beyond the seed spread: the seed ranges of steps "
+                    f"to C overlap in some shared cell ({numbers})."]
+
+
 def summarize(manifest: dict[str, Any], trials: pd.DataFrame, cells: pd.DataFrame, boundary: pd.DataFrame,
-              x: str, y: str | None = None) -> list[str]:
+              x: str, y: str | None = None, where: list[str] | tuple[str, ...] = (),
+              average: list[str] | tuple[str, ...] = ()) -> list[str]:
     """The findings in words, as Markdown lines: progress, grid, detector ceiling, final phases, boundary,
     fastest cell, per-axis learning, the representation against its step-0 baseline, failures.
     ``trials``/``cells``/``boundary`` come from trial_summary, landscape and phase_boundary on the axes ``x`` and
-    ``y`` (None for a one-axis sweep)."""
+    ``y`` (None for a one-axis sweep). ``where``/``average``: the report's --where and --average."""
     return [f"# Sweep report: {manifest.get('name', 'sweep')}", "",
-            *progress(manifest, trials), *stopped_lines(trials),
-            *grid_line(cells, x, y), *ceiling_lines(cells, x, y), *phase_lines(cells),
-            *boundary_lines(cells, boundary, y), *fastest_line(cells, x, y), *learning_lines(trials, cells, x, y),
-            *representation_lines(trials, cells), *failure_lines(trials, cells, x, y)]
+            *progress(manifest, trials), *stopped_lines(trials), *selection_lines(where, average),
+            *findings(trials, cells, boundary, x, y)]
+
+
+def summarize_facets(manifest: dict[str, Any], trials: pd.DataFrame, cells: pd.DataFrame, boundary: pd.DataFrame,
+                     x: str, y: str | None, keys: list[str], where: list[str] | tuple[str, ...] = (),
+                     average: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """summarize for a faceted landscape (``trials``, ``cells``, ``boundary`` carry ``facet``): the sweep's
+    progress, the facets, the architectures side by side when a facet key is ``model.*``, then each facet's
+    findings under its label."""
+    labels = list(dict.fromkeys(cells["facet"]))
+    lines = [f"# Sweep report: {manifest.get('name', 'sweep')}", "", *progress(manifest, trials),
+             *stopped_lines(trials), *selection_lines(where, average), *facets_line(keys, labels)]
+    if any(k.startswith("model.") for k in keys):
+        lines += architecture_lines(trials, cells, x, y)
+    for label in labels:
+        mine = cells[cells["facet"] == label]
+        lines += [f"- **Facet {label}**:",
+                  *findings(trials[trials["facet"] == label], mine, boundary[boundary["facet"] == label], x, y)]
+    return lines

@@ -154,6 +154,7 @@ def test_summary_states_the_findings_of_a_hand_built_sweep(tmp_path):
     rows = [trial(f"t{k}", c, p, acc_x=[0.2, 0.6, 0.9], acc_y=[0.1, 0.6, 0.8], spacing=(1, 3))
             for k, (c, p) in enumerate(grid.items())]
     df = table(*rows, failed("f", (1.0, 0.5)))
+    df["data.spacing_y"] = 3.0  # the failed trial's config is the others' (a different one would be a facet)
     df.to_parquet(tmp_path / "results.parquet")
     (tmp_path / "manifest.json").write_text(json.dumps({"name": "grid", "axes": [X, Y], "finished": True,
                                                         "trials_total": 7}))
