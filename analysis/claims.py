@@ -111,10 +111,12 @@ def check_phases(table: pd.DataFrame, min_share: float = 0.5, probe_metric: str 
         steps = list(evals["step"])
         metric = pd.to_numeric(evals.get(probe_metric, pd.Series(np.nan, index=evals.index)), errors="coerce")
         at = {p: (float(metric.iloc[first[p]]) if first[p] < math.inf else math.nan) for p in "ABC"}
+        init = metric[evals["step"] == 0]  # the untrained network; a table without that row has no baseline
         rows.append({"trial": tid[:8], "seed": evals["seed"].iloc[0], "first_B": steps[first["B"]]
                      if first["B"] < math.inf else math.inf, "first_C": steps[first["C"]] if first["C"] < math.inf
                      else math.inf, "order": "".join(dict.fromkeys(phases)), f"{probe_metric}_init":
-                     float(metric.iloc[0]), f"{probe_metric}_B": at["B"], f"{probe_metric}_C": at["C"]})
+                     float(init.iloc[0]) if len(init) else math.nan, f"{probe_metric}_B": at["B"],
+                     f"{probe_metric}_C": at["C"]})
     evidence = pd.DataFrame(rows)
     n = len(done)
     gain = float(np.nanmean(evidence[f"{probe_metric}_C"] - evidence[f"{probe_metric}_init"])) if reached else math.nan

@@ -29,7 +29,6 @@ from __future__ import annotations
 import json
 import math
 import numbers
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -51,6 +50,7 @@ from model.definitions import (
     ONSET,
     PHASES,
     UNFINISHED,
+    most_common_phase,
 )
 
 FINAL_METRICS = tuple(dict.fromkeys(("acc", "acc_x", "acc_y", "frac_single", *LATTICE_COLUMNS, "r2_x", "r2_y",
@@ -66,12 +66,9 @@ SECONDARY = {"sigma": "data.sigma", "density": "density", "overlap": "overlap", 
 
 
 def modal_phase(phases: Iterable[Any]) -> str | float:
-    """Most common phase, ties to the less advanced one; NaN when there is none."""
-    counts = Counter(p for p in phases if isinstance(p, str))
-    if not counts:
-        return math.nan
-    top = max(counts.values())
-    return min(p for p, n in counts.items() if n == top)
+    """Most common phase, ties to the less advanced one (``most_common_phase``); NaN when there is none."""
+    phase = most_common_phase(phases)
+    return math.nan if phase is None else phase
 
 
 def axis_values(values: pd.Series) -> list[Any]:
@@ -418,7 +415,8 @@ def landscape(df: pd.DataFrame, x: str, y: str | None = None, onset: float = ONS
             **dict(zip(keys, values, strict=True)), "state": state, "n_trials": len(c),
             "n_completed": int(c["status"].isin(FINISHED).sum()), "n_running": n_running, "n_error": n_error,
             "n_configs": c["config_hash"].nunique(), **_spans(c, keys), **ceiling,
-            "measurable": not ceiling["gt_acc"] < CEILING_MIN,
+            # as model/ceiling.unmeasurable: the lower of the two ceilings; one not recorded counts as 1
+            "measurable": not np.nanmin([ceiling["gt_acc"], ceiling["gt_lattice_acc"], 1.0]) < CEILING_MIN,
             "phase": modal_phase(vote["phase"]),
             "share_C": float((vote["phase"] == "C").mean()) if len(vote) else math.nan,
             **{f"n_{p}": int((vote["phase"] == p).sum()) for p in PHASES},

@@ -29,7 +29,7 @@ OPTIONAL_TEXT = ("config_hash", "error", "trial_dir")
 # The detector's score on the true images of a trial's own evaluation conditions (its ceiling; one value per
 # trial, repeated in each of its rows), and the sample metrics scored at conditions on the training lattice. Both
 # are absent from older tables, the lattice scores also from trials without a lattice: then they read NaN.
-CEILING_COLUMNS = ("gt_frac_single", "gt_acc", "gt_acc_x", "gt_acc_y")
+CEILING_COLUMNS = ("gt_frac_single", "gt_acc", "gt_acc_x", "gt_acc_y", "gt_lattice_acc")
 LATTICE_COLUMNS = ("lattice_frac_single", "lattice_acc", "lattice_acc_x", "lattice_acc_y")
 OPTIONAL_METRICS = (*PROBE_METRICS, *CEILING_COLUMNS, *LATTICE_COLUMNS)
 PROBE_PREFIX = "probe."  # every layer's probe metrics: probe.<layer>.<metric> (model/definitions.py probe_column)

@@ -356,7 +356,7 @@ def _verdict_words(metric: str, verdict: str) -> str:
 
 
 def _metric_change(group: pd.DataFrame, metric: str) -> tuple[str, str]:
-    """One headline metric over a group of cells: its words ('trust rose from 0.84 at init to 0.95 (more ordered
+    """One headline metric over a group of cells: its words ('continuity rose from 0.86 at init to 0.97 (more ordered
     beyond the seed spread in 3 of 3 cells)', medians over cells) and its status: BETTER when more than half the
     cells moved in the metric's direction beyond their seed spread, WORSE when more than half moved against it,
     WITHIN otherwise; with no cell's spread known (one seed each), the direction of the median change."""
@@ -379,8 +379,8 @@ def _metric_change(group: pd.DataFrame, metric: str) -> tuple[str, str]:
 
 
 def _became(kind_: str, better: list[str], metrics: list[str]) -> str:
-    """'ordered', 'did not order', 'ordered by trust but not by knn_r2_x' (``better``: the metrics of this kind that
-    moved its way)."""
+    """'factorized', 'did not factorize', 'factorized by code_overlap but not by orthogonality' (``better``: the
+    metrics of this kind that moved its way)."""
     verb = {ORDER: ("ordered", "did not order"), FACTOR: ("factorized", "did not factorize")}[kind_]
     if len(better) == len(metrics):
         return verb[0]

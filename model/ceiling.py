@@ -65,7 +65,7 @@ def _ceiling(data_and_eval: str) -> dict[str, float]:
     data = config.data
     periodic = data.boundary == "periodic"
     grid = probe_grid(data, config.eval.probe_grid)
-    images = true_images(grid, data.image_size, data.sigma, periodic).reshape(len(grid), -1)
+    images = true_images(grid, data.image_size, data.sigma, periodic, data.family).reshape(len(grid), -1)
     out.update({f"gt_{k}": v for k, v in probe_metrics(images, config.eval.probe_grid, periodic).items()})
     return out
 

@@ -119,8 +119,8 @@ class Config:
 
     def hash(self, include_seed: bool = True) -> str:
         """Identity of a trial: a hash of the full config, seed included (without it: replicates share it).
-        Keys of ``HASH_OMITTED_AT_DEFAULT`` are left out while at their default, so adding them kept every
-        earlier trial's id (and its finished results reusable)."""
+        Keys of ``HASH_OMITTED_AT_DEFAULT`` are left out while at their default, so a trial that does not use
+        them has the same id as one of a config without those keys (its finished results stay reusable)."""
         d = self.to_dict()
         for key, default in HASH_OMITTED_AT_DEFAULT.items():
             section, _, name = key.partition(".")
@@ -132,7 +132,8 @@ class Config:
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-# Keys added after sweeps had results: hashed only when set to something else than this default.
+# The data-family keys (model/families.py): at these defaults a trial draws plain bumps, exactly as without them,
+# so they are hashed only when set to something else.
 HASH_OMITTED_AT_DEFAULT: dict[str, Any] = {
     "data.family": "bump", "data.stripes": 0.0, "data.stripe_axes": "xy", "data.margin": 0.0,
 }

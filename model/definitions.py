@@ -5,6 +5,10 @@ each one means.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
 # --- phases of a checkpoint ----------------------------------------------------------------------------------
 
 PHASES = ("A", "B", "C")  # A: no single bump; B: one bump, wrong place; C: one bump at the right place
@@ -18,6 +22,16 @@ def phase_of(frac_single: float, acc: float, single_threshold: float = PHASE_SIN
     if frac_single < single_threshold:
         return "A"
     return "C" if acc >= acc_threshold else "B"
+
+
+def most_common_phase(phases: Iterable[Any]) -> str | None:
+    """The most common of ``phases`` (non-strings ignored), ties to the less advanced one, so a cell is called C only
+    when C wins outright; None when there is none."""
+    counts = Counter(p for p in phases if isinstance(p, str))
+    if not counts:
+        return None
+    top = max(counts.values())
+    return min(p for p, n in counts.items() if n == top)
 
 
 # --- trial statuses (status.json of a trial folder, the status column of a results table) --------------------

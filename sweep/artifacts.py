@@ -49,7 +49,7 @@ def trial_record(config: Config, trainer: Trainer) -> dict[str, Any]:
         "seed": config.train.seed,
         "config": config.to_dict(),
         "derived": {k: json_safe(v) for k, v in trainer.data.derived().items()},
-        "ceiling": ceiling(config),
+        "ceiling": {k: json_safe(v) for k, v in ceiling(config).items()},
         "n_parameters": trainer.n_parameters,
         "device": str(trainer.device),
         "versions": library_versions(),

@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from model.config import Config
-from model.definitions import FINISHED
+from model.definitions import FINISHED, most_common_phase
 from model.geometry import derived_quantities
 from sweep.spec import SweepSpec
 from sweep.store import read_status, trial_folder
@@ -45,15 +44,6 @@ def axis_levels(n: int, stride: int | None = None) -> list[list[int]]:
         current = levels[-1]
         levels.append(sorted(set(current) | {(a + b) // 2 for a, b in itertools.pairwise(current) if b - a > 1}))
     return levels
-
-
-def modal(phases: list[str]) -> str | None:
-    """Most common phase, ties to the less advanced one (as analysis.landscape.modal_phase); None if none."""
-    counts = Counter(phases)
-    if not counts:
-        return None
-    top = max(counts.values())
-    return min(p for p, k in counts.items() if k == top)
 
 
 class BoundaryPlan:
@@ -141,7 +131,7 @@ def final_phase(folder: Path) -> str | None:
 def cell_phase(sweep_dir: Path, configs: list[Config]) -> str | None:
     """A trained cell's phase: most common final phase over its seeds that finished."""
     phases = [final_phase(trial_folder(sweep_dir, c.hash())) for c in configs]
-    return modal([p for p in phases if p])
+    return most_common_phase(p for p in phases if p)
 
 
 def plan_from_disk(spec: SweepSpec, sweep_dir: Path, settled: bool = True,

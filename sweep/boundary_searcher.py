@@ -9,7 +9,7 @@ with Tune's experiment state, so ``phasescape resume`` continues the level it wa
 
 from __future__ import annotations
 
-import pickle
+import json
 from pathlib import Path
 from typing import Any
 
@@ -75,14 +75,14 @@ class BoundarySearcher(Searcher):
                 self.failed.add(tid)
 
     def save(self, checkpoint_path: str) -> None:
-        """Pickle the searcher's state (Tune saves it with its experiment state)."""
-        with open(checkpoint_path, "wb") as f:
-            pickle.dump({"queue": self.queue, "running": self.running, "failed": self.failed,
-                         "finished": self.finished}, f)
+        """Write the searcher's state as JSON (Tune saves it with its experiment state; no pickle to load back)."""
+        with open(checkpoint_path, "w") as f:
+            json.dump({"queue": self.queue, "running": self.running, "failed": sorted(self.failed),
+                       "finished": self.finished}, f)
 
     def restore(self, checkpoint_path: str) -> None:
         """Load a ``save``d state."""
-        with open(checkpoint_path, "rb") as f:
-            state = pickle.load(f)
-        self.queue, self.running, self.failed = state["queue"], state["running"], state["failed"]
+        with open(checkpoint_path) as f:
+            state = json.load(f)
+        self.queue, self.running, self.failed = state["queue"], state["running"], set(state["failed"])
         self.finished = state["finished"]

@@ -26,6 +26,7 @@ from typing import Any
 
 from model.config import Config, pack_key
 from model.definitions import COMPLETED, ERROR, RUNNING, STOP_REASON, STOPPED
+from sweep.spec import Stop
 from sweep.store import read_status, trial_folder, write_status
 
 
@@ -37,10 +38,8 @@ def stop_rule(params: dict[str, Any]) -> tuple[Callable[[list[dict[str, Any]]], 
     stop = params.get("stop") or (params.get("spec") or {}).get("stop")
     if not stop:
         return None, ""
-    phase, patience = stop["phase"], int(stop["patience"])
-    plural = "s" * (patience != 1)
-    return (lambda history: settled(history, phase, patience),
-            f"stopped early: in phase {phase} for {patience} consecutive evaluation{plural}")
+    rule = Stop(phase=stop["phase"], patience=int(stop["patience"]))
+    return (lambda history: settled(history, rule.phase, rule.patience), f"stopped early: {rule.describe()}")
 
 
 def pack_groups(configs: list[Config], k: int) -> list[list[Config]]:

@@ -41,7 +41,6 @@ from sweep.specfile import load_yaml
 CLAIMS_DIR = Path(__file__).resolve().parent.parent / "claims"
 DEFAULT_STORAGE = "results/reproduce"
 FIELDS = {"id", "title", "paper", "reference", "statement", "check", "scales", "differs"}
-PAPER = from_preset("paper")
 
 
 @dataclass
@@ -127,11 +126,12 @@ def differences(claim: Claim, scale: str, specs: list[SweepSpec]) -> list[str]:
     out = []
     if configs:
         c = configs[0]
-        m, pm = c.model, PAPER.model
+        paper = from_preset("paper")
+        m, pm = c.model, paper.model
         out.append(f"images {c.data.image_size} x {c.data.image_size} (paper 32 x 32)")
         steps = sorted({x.train.steps for x in configs})
         out.append(f"{'/'.join(map(str, steps))} training steps, batch {c.train.batch_size} (the paper gives no "
-                   f"length; the 'paper' preset trains {PAPER.train.steps})")
+                   f"length; the 'paper' preset trains {paper.train.steps})")
         arch = f"UNet {m.base_channels} x {m.channel_mults}, {m.num_res_blocks} res block(s), attention at " \
                f"{m.attention_resolutions}"
         paper_arch = f"{pm.base_channels} x {pm.channel_mults}, {pm.num_res_blocks} res blocks, attention at " \
@@ -147,8 +147,10 @@ def differences(claim: Claim, scale: str, specs: list[SweepSpec]) -> list[str]:
 
 
 def reproduce(claims: list[Claim], scale: str, storage: str, address: str | None = None,
-              out: Path | None = None, dry_run: bool = False) -> list[Any]:
-    """Run each claim's sweeps (reusing finished trials), check them, write the report; returns the ClaimResults."""
+              out: Path | None = None, dry_run: bool = False, accept_unmeasurable: bool = False) -> list[Any]:
+    """Run each claim's sweeps (reusing finished trials), check them, write the report; returns the ClaimResults.
+    Trials whose phases the detector cannot tell are refused before any compute, as ``run`` does, unless
+    ``accept_unmeasurable``."""
     import pandas as pd
 
     from analysis.claims import run_check
@@ -165,6 +167,10 @@ def reproduce(claims: list[Claim], scale: str, storage: str, address: str | None
             if bad:
                 print(f"  warning: {len(bad)} trial(s) of {spec.name} cannot be measured, e.g. "
                       f"{bad[0][0].hash()[:10]}: {bad[0][1]}", flush=True)
+                if not (dry_run or accept_unmeasurable):
+                    raise UsageError(f"{claim.id}: {len(bad)} trial(s) of {spec.name} cannot be measured (above); "
+                                     "change data.sigma or data.image_size in the claim file, or pass "
+                                     "--accept-unmeasurable")
     if dry_run:
         return []
     from sweep.driver import run_sweep
@@ -197,7 +203,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         for c in claims:
             print(f"{c.id:12s} {c.check:12s} scales {', '.join(c.scales):10s} {c.title}")
         return 0
-    reproduce(claims, args.scale, args.storage, args.address, Path(args.out) if args.out else None, args.dry_run)
+    reproduce(claims, args.scale, args.storage, args.address, Path(args.out) if args.out else None, args.dry_run,
+              args.accept_unmeasurable)
     return 0
 
 
@@ -214,5 +221,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--claims", default=str(CLAIMS_DIR), help="folder of claim files (default: the package's claims/)")
     p.add_argument("--list", action="store_true", help="list the claims and their scales; run nothing")
     p.add_argument("--dry-run", action="store_true", help="check every claim file and print the plan; run nothing")
+    p.add_argument("--accept-unmeasurable", action="store_true",
+                   help="train trials whose phases the detector cannot tell (ceiling acc below 0.95), as for run")
     p.set_defaults(func=cmd_reproduce)
 

@@ -427,15 +427,22 @@ def _check_configs(spec: SweepSpec) -> None:
             raise _fail("axes", str(error)) from None
 
 
+def _ends(values: list[Any]) -> list[Any]:
+    """The smallest and largest of an axis' numbers; the first and last of other values."""
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    return [min(values), max(values)] if numbers else [values[0], values[-1]]
+
+
 def unmeasurable_trials(spec: SweepSpec) -> list[tuple[Config, str]]:
     """The trials of ``spec`` whose phases the bump detector cannot tell (model/ceiling.py), with the reason.
 
-    For an Optuna search, whose points are drawn later, the corners of its search space stand in for its trials.
+    For an Optuna search, whose points are drawn later, only the corners of its search space (each axis' smallest
+    and largest value) are checked: the ceiling is not monotonic in sigma, so a point inside can still be unmeasurable.
     """
     if spec.search.type == "optuna":
         grid = {k: v if isinstance(v, list) else next(iter(v.values())) for k, v in spec.axes.items()}
         configs = [spec.config_for(dict(zip(grid, corner, strict=True)), seed)
-                   for corner in itertools.product(*([v[0], v[-1]] for v in grid.values())) for seed in spec.seeds]
+                   for corner in itertools.product(*(_ends(v) for v in grid.values())) for seed in spec.seeds]
     else:
         configs = spec.trials()
     return [(c, why) for c in configs if (why := unmeasurable(c))]

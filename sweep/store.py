@@ -16,6 +16,7 @@ still has one row.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -64,6 +65,11 @@ def _flat_config(config: dict[str, Any]) -> dict[str, Any]:
     return {k: json.dumps(v) if isinstance(v, list) else v for k, v in flat.items()}
 
 
+def _number(value: Any) -> float:
+    """A number trial.json holds as ``json_safe`` wrote it: null is NaN, "inf" and "-inf" infinities."""
+    return math.nan if value is None else float(value)
+
+
 def _trial_rows(sweep: str, sweep_dir: Path, folder: Path) -> list[dict[str, Any]]:
     record = json.loads((folder / "trial.json").read_text())
     status = read_status(folder)
@@ -76,8 +82,8 @@ def _trial_rows(sweep: str, sweep_dir: Path, folder: Path) -> list[dict[str, Any
         "stop_reason": status.get("stop_reason", ""),
         "seed": record["seed"],
         **_flat_config(record["config"]),
-        **{k: float(v) for k, v in record["derived"].items()},
-        **{k: float(v) for k, v in record.get("ceiling", {}).items()},
+        **{k: _number(v) for k, v in record["derived"].items()},
+        **{k: _number(v) for k, v in record.get("ceiling", {}).items()},
         "node_id": status.get("node_id", ""),
         "hostname": status.get("hostname", ""),
         "trial_dir": str(folder.relative_to(sweep_dir)),

@@ -43,6 +43,7 @@ from optuna.trial import FrozenTrial, TrialState  # noqa: E402
 from optuna.visualization import matplotlib as ovm  # noqa: E402
 
 from analysis.page import figure, page  # noqa: E402
+from model.definitions import CEILING_MIN  # noqa: E402
 from sweep.study.spec import OBJECTIVES, StudySpec  # noqa: E402
 
 DPI = 110
@@ -190,6 +191,6 @@ def _html(study: optuna.Study, spec: StudySpec, pngs: list[Path], notes: list[st
         "<h2>Failed trials</h2>", f"<ul>{''.join(failed) or '<li>none</li>'}</ul>",
         "<h2>Policies ignored as unmeasurable</h2>",
         "<p>A perfect model would score below the phase thresholds under these policies (the bump detector's ceiling "
-        "is below 0.95), so they were pruned before training and rank nowhere.</p>",
+        f"is below {CEILING_MIN:g}), so they were pruned before training and rank nowhere.</p>",
         f"<ul>{''.join(ignored) or '<li>none</li>'}</ul>",
     ])

@@ -361,3 +361,13 @@ def test_phase_boundary_along_one_key():
     assert list(zip(edges["low"], edges["high"], edges["phase_low"], edges["phase_high"], strict=True)) == [
         (2.0, 4.0, "C", "B")]
     assert edges["mid"].item() == 3.0 and math.isnan(edges["at"].item())
+
+
+def test_a_cell_is_unmeasurable_on_its_lattice_ceiling_too():
+    # As model/ceiling.unmeasurable (which `run` refuses by): the lower of gt_acc and gt_lattice_acc decides.
+    rows = trial("a", (0.5, 0.1), "ABC", gt=1.0)
+    for row in rows:
+        row["gt_lattice_acc"] = 0.5
+    cells = landscape(table(rows, trial("b", (1.0, 0.1), "ABC", gt=1.0)), X, Y)
+    assert not cell(cells, 0.5, 0.1)["measurable"] and cell(cells, 0.5, 0.1)["gt_lattice_acc"] == 0.5
+    assert cell(cells, 1.0, 0.1)["measurable"]  # no lattice ceiling recorded: gt_acc alone
