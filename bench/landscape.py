@@ -38,8 +38,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from model.definitions import most_common_phase
 from model.train import settled
-from sweep.boundary import BoundaryPlan, modal
+from sweep.boundary import BoundaryPlan
 from sweep.spec import spec_from_dict
 
 Cell = tuple[int, int]
@@ -97,7 +98,7 @@ def variant(cells: dict[Cell, list[list[dict[str, Any]]]], n: int, stop: bool, s
             patience: int) -> dict[str, Any]:
     """Replay one variant: trials run, trial-steps, trial-seconds and its phase map (trained and inferred)."""
     runs = {c: [stopped(h, phase, patience) if stop else h for h in hs] for c, hs in cells.items()}
-    phase_of = {c: modal([h[-1]["phase"] for h in hs]) for c, hs in runs.items()}
+    phase_of = {c: most_common_phase(h[-1]["phase"] for h in hs) for c, hs in runs.items()}
     if search:
         plan = BoundaryPlan([n, n])
         known: dict[Cell, str | None] = {}

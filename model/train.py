@@ -267,9 +267,10 @@ class Trainer:
 
     def load_checkpoint(self, path: str | os.PathLike) -> None:
         """Restore a ``save_checkpoint`` file so that ``run`` continues where it stopped; a
-        checkpoint of another config (seed included) raises ConfigError."""
+        checkpoint of another config (seed included) raises ConfigError. Configs are compared by trial id, so a
+        checkpoint written before a config key with a hash-neutral default existed still resumes."""
         state = torch.load(path, map_location=self.device, weights_only=True)
-        if state["config"] != self.config.to_dict():
+        if Config.from_dict(state["config"]).hash() != self.config.hash():
             raise ConfigError(f"{path}: checkpoint belongs to a different config; start a fresh run instead")
         self.model.load_state_dict(state["model"])
         self.ema.load_state_dict(state["ema"])

@@ -100,3 +100,14 @@ def test_same_seed_same_metrics_different_seed_differs():
     c = train(micro(**{"train.seed": 1}))
     assert a[-1]["loss"] == b[-1]["loss"]
     assert a[-1]["loss"] != c[-1]["loss"]
+
+
+def test_a_checkpoint_from_before_a_hash_neutral_key_still_resumes(tmp_path):
+    # data.family (model/families.py) came with a default that leaves the trial's id alone; a checkpoint written
+    # without it is the same trial and must resume (it was refused as "a different config").
+    trainer = Trainer(micro())
+    trainer.save_checkpoint(tmp_path / "c.pt")
+    state = torch.load(tmp_path / "c.pt", weights_only=True)
+    del state["config"]["data"]["family"]
+    torch.save(state, tmp_path / "c.pt")
+    Trainer(micro()).load_checkpoint(tmp_path / "c.pt")
