@@ -18,7 +18,7 @@ import pandas as pd
 from analysis.claims import Verdict, final_rows, finished_trials, lesion_width
 from analysis.page import figure, page
 
-MARK = {"holds": "✅ holds", "fails": "❌ fails", "inconclusive": "⚠️ inconclusive"}
+MARK = {"holds": "✓ holds", "fails": "✗ fails", "inconclusive": "? inconclusive"}  # glyphs every system font has
 
 
 @dataclass
