@@ -48,7 +48,7 @@ def score_true(xy: np.ndarray, config: Config, noise: float = CEILING_NOISE) -> 
     images = true_images(xy, data.image_size, data.sigma, periodic, data.family)
     if noise:
         images = np.clip(images + np.random.default_rng(0).normal(0.0, noise, images.shape), 0.0, 1.0)
-    return sample_metrics(images, xy, config.eval.tol, periodic, data.sigma)
+    return sample_metrics(images, xy, config.eval.tol, periodic, data.sigma, data.family == "bump")
 
 
 def _config(key: str) -> Config:

@@ -45,6 +45,13 @@ def bump_floor(threshold: float, sigma: float | None) -> float:
     return threshold if sigma is None else min(threshold, min_peak(sigma))
 
 
+def max_span(sigma: float) -> float:
+    """The widest run of pixels (on either axis) that one bump of width ``sigma`` may cover at half its peak:
+    twice a Gaussian's full width at half maximum (2.355 sigma) plus 2 px for pixelation. A stripe or a cross
+    drawn through the frame spans far more, so it is one component but not a bump."""
+    return 2 * 2.3548 * sigma + 2.0
+
+
 def _peak_offset(profile: np.ndarray, m: int) -> float:
     """Sub-pixel offset of a peak from its brightest index ``m``: the vertex of a parabola fitted to the log of
     the profile around the peak (exact for a sampled Gaussian, clipped or not), within +-1 px of ``m``.
@@ -83,6 +90,12 @@ def _centre(image: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> tuple[floa
     return mx + _peak_offset(x_profile, mx), my + _peak_offset(y_profile, my)
 
 
+def _run(mask: np.ndarray) -> int:
+    """Pixels from the first True of a 1D mask to its last."""
+    idx = np.flatnonzero(mask)
+    return int(idx[-1] - idx[0] + 1) if len(idx) else 0
+
+
 def _count(images: np.ndarray, level: np.ndarray, periodic: bool) -> tuple[np.ndarray, np.ndarray]:
     """(components per image, labels): connected components of the pixels >= each image's ``level``."""
     b = len(images)
@@ -96,7 +109,8 @@ def _count(images: np.ndarray, level: np.ndarray, periodic: bool) -> tuple[np.nd
 
 
 def detect_bumps(
-    images: np.ndarray, threshold: float = 0.5, periodic: bool = False, sigma: float | None = None
+    images: np.ndarray, threshold: float = 0.5, periodic: bool = False, sigma: float | None = None,
+    compact: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Count bumps and locate single ones in images (B, N, N) scaled so a true bump's peak is 1.
 
@@ -106,8 +120,10 @@ def detect_bumps(
     below 1) is still seen; the count is the larger of that and the count at the absolute level ``threshold``,
     so two bumps joined by a ridge under the relative level still count as two. The centre of a single bump is
     a sub-pixel Gaussian peak fit of its row and column profiles (``_centre``), unbiased where the border clips
-    the bump. Returns (counts (B,), centres (B, 2) as (x, y) = (column, row)), NaN centres where an image does
-    not hold exactly one bump.
+    the bump. With ``sigma`` given and ``compact`` (the data are bumps, not crosses), a lone component wider than
+    ``max_span(sigma)`` on either axis (a stripe, a cross, a smear) is not a bump: the image counts 0. Returns
+    (counts (B,), centres (B, 2) as (x, y) = (column, row)), NaN centres where an image does not hold exactly one
+    bump.
     """
     peak = images.max(axis=(1, 2))
     bright = peak >= bump_floor(threshold, sigma)
@@ -124,21 +140,27 @@ def detect_bumps(
             shift = size // 2 - np.array([col, row])
             image = np.roll(image, (shift[1], shift[0]), axis=(0, 1))
             pixels = np.roll(pixels, (shift[1], shift[0]), axis=(0, 1))
-        centre = np.array(_centre(image, pixels.any(axis=1), pixels.any(axis=0))) - shift
+        rows, cols = pixels.any(axis=1), pixels.any(axis=0)
+        if compact and sigma is not None and max(_run(rows), _run(cols)) > max_span(sigma):
+            counts[i] = 0
+            continue
+        centre = np.array(_centre(image, rows, cols)) - shift
         centres[i] = np.mod(centre, size) if periodic else centre
     return counts, centres
 
 
 def sample_metrics(
-    images: np.ndarray, targets: np.ndarray, tol: float = 1.0, periodic: bool = False, sigma: float | None = None
+    images: np.ndarray, targets: np.ndarray, tol: float = 1.0, periodic: bool = False, sigma: float | None = None,
+    compact: bool = True,
 ) -> dict[str, float]:
     """frac_none/multi/single, acc, acc_x, acc_y (within tol pixels) and err_median of generated samples.
 
     ``images`` (B, N, N) are scaled to [0, 1] (a bump's peak is 1); ``targets`` (B, 2) are the requested
     (x, y); ``sigma`` is the data's bump width (it lowers the no-bump floor for sub-pixel bumps, see
-    ``bump_floor``). err_median is over single-bump samples (NaN if there are none).
+    ``bump_floor``) and, with ``compact``, the widest a bump may be (``max_span``; off for crosses).
+    err_median is over single-bump samples (NaN if there are none).
     """
-    counts, centres = detect_bumps(images, 0.5, periodic, sigma)
+    counts, centres = detect_bumps(images, 0.5, periodic, sigma, compact)
     diff = centres - targets
     if periodic:
         size = np.array([images.shape[2], images.shape[1]])

@@ -164,12 +164,12 @@ class Trainer:
                 x = self.schedule.sample_ddpm(self.ema, cond, shape, gen)
         samples = ((x[:, 0].float().clamp(-1, 1) + 1) / 2).cpu().numpy()
 
-        periodic, sigma = cfg.data.boundary == "periodic", cfg.data.sigma
-        metrics: dict[str, Any] = sample_metrics(samples[: len(in_dist)], in_dist, ec.tol, periodic, sigma)
+        periodic, sigma, compact = cfg.data.boundary == "periodic", cfg.data.sigma, cfg.data.family == "bump"
+        metrics: dict[str, Any] = sample_metrics(samples[: len(in_dist)], in_dist, ec.tol, periodic, sigma, compact)
         for prefix, start, points in (("holdout_", len(in_dist), held_out),
                                       ("lattice_", len(in_dist) + len(held_out), lattice)):
             if len(points):
-                scores = sample_metrics(samples[start: start + len(points)], points, ec.tol, periodic, sigma)
+                scores = sample_metrics(samples[start: start + len(points)], points, ec.tol, periodic, sigma, compact)
                 metrics.update({prefix + k: v for k, v in scores.items()})
 
         activations, probe_xy = self.probe(gen)

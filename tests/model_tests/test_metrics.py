@@ -49,6 +49,26 @@ def test_periodic_bump_across_the_border_is_one_bump_at_the_right_place():
     assert m["acc"] == 1.0 and m["err_median"] == pytest.approx(interior["err_median"], abs=1e-6)
 
 
+def test_a_stripe_or_cross_through_the_target_is_not_a_bump():
+    # A stripe at x = 6 (spanning every row) and a cross through (6, 9) are one component each whose profiles
+    # peak at the target, so a detector without a shape test scored them as accurate bumps.
+    n, sigma = 16, 1.0
+    cols = np.exp(-((np.arange(n) - 6.0) ** 2) / (2 * sigma**2))
+    rows = np.exp(-((np.arange(n) - 9.0) ** 2) / (2 * sigma**2))
+    stripe = np.broadcast_to(cols[None, :], (n, n))
+    cross = np.maximum(stripe, rows[:, None])
+    wide = bumps([[6.0, 9.0]], sigma=2 * sigma)[0]  # twice as wide as the data's bump: still a bump
+    images = np.stack([stripe, cross, wide, bumps([[6.0, 9.0]], sigma=sigma)[0]])
+    targets = np.tile([[6.0, 9.0]], (4, 1))
+    counts, centres = detect_bumps(images, sigma=sigma)
+    assert counts.tolist() == [0, 0, 1, 1] and np.isnan(centres[:2]).all()
+    m = sample_metrics(images, targets, sigma=sigma)
+    assert m["acc"] == 0.5 and m["frac_none"] == 0.5 and m["frac_single"] == 0.5
+    # without the shape test (no sigma, or compact=False for the cross family) a cross scores as accurate
+    assert sample_metrics(images[1:], targets[1:])["acc"] == 1.0
+    assert sample_metrics(images[1:], targets[1:], sigma=sigma, compact=False)["acc"] == 1.0
+
+
 def gt_scores(n, sigma, noise=0.0, periodic=False):
     cfg = DataConfig(image_size=n, sigma=sigma, boundary="periodic" if periodic else "clip")
     targets, _ = eval_conditions(cfg, 128, 1234)
