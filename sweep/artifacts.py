@@ -3,6 +3,7 @@
     trial.json        config, config hash, seed, derived data quantities, metric ceiling, library versions, git commit
     metrics.jsonl     one line per evaluation
     evals/step_*.npz  generated samples, their targets and the probe latents of that evaluation
+    events.out.tfevents.*  the metrics and the config for TensorBoard (sweep/events.py)
     samples.png       the latest samples, targets marked
     checkpoint.pt     the latest training state (weights_only-safe), for resume
 """
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from model.ceiling import ceiling
 from model.config import Config
+from sweep.events import EventLog
 from sweep.provenance import git_commit, library_versions
 
 if TYPE_CHECKING:  # the sweep driver imports this module: keep torch off its start-up path
@@ -59,22 +61,26 @@ def trial_record(config: Config, trainer: Trainer) -> dict[str, Any]:
 
 class TrialWriter:
     """An ``on_eval`` callback that records each evaluation in ``folder``; ``plot`` adds samples.png and
-    ``checkpoint`` saves checkpoint.pt there (a sweep hands checkpoints to Ray Tune instead)."""
+    ``checkpoint`` saves checkpoint.pt there (a sweep hands checkpoints to Ray Tune instead); ``swept`` names the
+    hyperparameters its sweep varies, for TensorBoard (sweep/events.py)."""
 
-    def __init__(self, folder: Path, plot: bool = True, checkpoint: bool = True) -> None:
+    def __init__(self, folder: Path, plot: bool = True, checkpoint: bool = True, swept: tuple[str, ...] = ()) -> None:
         self.folder = Path(folder)
         self.plot = plot
         self.checkpoint = checkpoint
         (self.folder / "evals").mkdir(parents=True, exist_ok=True)
+        self.events = EventLog(self.folder, swept)
 
     def start(self, trainer: Trainer) -> None:
         """Record the trial; metrics.jsonl restarts from the checkpointed history, dropping any line an
-        interrupted attempt wrote after its last checkpoint."""
+        interrupted attempt wrote after its last checkpoint, and a new event file marks the same restart for
+        TensorBoard."""
         write_json(self.folder / "trial.json", trial_record(trainer.config, trainer))
         lines = "".join(self._line(m) for m in trainer.history)
         tmp = self.folder / "metrics.jsonl.tmp"
         tmp.write_text(lines)
         os.replace(tmp, self.folder / "metrics.jsonl")
+        self.events.start(trainer.config, trainer.data.derived(), trainer.history)
 
     @staticmethod
     def _line(metrics: dict[str, Any]) -> str:
@@ -91,5 +97,6 @@ class TrialWriter:
                          title=f"step {step}: phase {metrics['phase']}, acc {metrics['acc']:.2f}")
         with open(self.folder / "metrics.jsonl", "a") as f:
             f.write(self._line(metrics))
+        self.events.append(metrics)
         if self.checkpoint:
             trainer.save_checkpoint(self.folder / CHECKPOINT)

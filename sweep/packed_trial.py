@@ -27,7 +27,7 @@ from typing import Any
 from model.config import Config, pack_key
 from model.definitions import COMPLETED, ERROR, RUNNING, STOP_REASON, STOPPED
 from sweep.spec import Stop
-from sweep.store import read_status, trial_folder, write_status
+from sweep.store import read_status, swept_keys, trial_folder, write_status
 
 
 def stop_rule(params: dict[str, Any]) -> tuple[Callable[[list[dict[str, Any]]], bool] | None, str]:
@@ -95,10 +95,11 @@ def run_group(params: dict[str, Any]) -> None:
     def folder(member: Trainer) -> Path:
         return trial_folder(sweep_dir, member.config.hash())
 
-    writers = {}
+    writers, swept = {}, swept_keys(sweep_dir)
     node_id = ray.get_runtime_context().get_node_id()
     for member in packed.members:
-        writers[member.config.hash()] = writer = TrialWriter(folder(member), plot=False, checkpoint=False)
+        writer = TrialWriter(folder(member), plot=False, checkpoint=False, swept=swept)
+        writers[member.config.hash()] = writer
         writer.start(member)
         write_status(
             folder(member), RUNNING, error="", pid=os.getpid(), hostname=socket.gethostname(), node_id=node_id,

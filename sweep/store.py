@@ -146,3 +146,10 @@ def read_manifest(sweep_dir: Path) -> dict[str, Any]:
     """The manifest.json of a sweep folder as a dict (FileNotFoundError when there is none)."""
     return json.loads((Path(sweep_dir) / "manifest.json").read_text())
 
+
+def swept_keys(sweep_dir: Path) -> tuple[str, ...]:
+    """What a sweep varies, as the names of trial hyperparameters (sweep/events.py): its axes (a convenience axis,
+    density or overlap, is the derived quantity of that name) and ``train.seed`` when it has several seeds."""
+    manifest = read_manifest(sweep_dir)
+    return (*manifest["axes"], *(["train.seed"] if len(manifest["spec"]["seeds"]) > 1 else []))
+

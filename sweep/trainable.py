@@ -15,7 +15,7 @@ from model.config import Config
 from model.definitions import COMPLETED, ERROR, RUNNING, STOP_REASON, STOPPED
 from sweep.packed_trial import run_group, stop_rule
 from sweep.spec import SweepSpec, spec_from_dict
-from sweep.store import read_status, trial_folder, write_status
+from sweep.store import read_status, swept_keys, trial_folder, write_status
 
 
 def trial_configs(params: dict[str, Any]) -> list[Config]:
@@ -51,14 +51,15 @@ def run_trial(params: dict[str, Any]) -> None:
 
     until, why = stop_rule(params)
     config = trial_config(params)
-    folder = trial_folder(Path(params["sweep_dir"]), config.hash())
+    sweep_dir = Path(params["sweep_dir"])
+    folder = trial_folder(sweep_dir, config.hash())
     trainer = Trainer(config)
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
         with checkpoint.as_directory() as d:
             trainer.load_checkpoint(Path(d) / "checkpoint.pt")
     derived = trainer.data.derived()
-    writer = TrialWriter(folder, plot=False, checkpoint=False)
+    writer = TrialWriter(folder, plot=False, checkpoint=False, swept=swept_keys(sweep_dir))
     writer.start(trainer)
     write_status(
         folder, RUNNING, error="", pid=os.getpid(), hostname=socket.gethostname(),
