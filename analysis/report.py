@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.atlas import plot_atlas
+from analysis.drilldown import Drilldown, drilldown
 from analysis.heatmaps import (
     plot_boundary_overlay,
     plot_learned_map,
@@ -298,18 +299,21 @@ def _table(cells: pd.DataFrame, x: str, y: str | None) -> pd.DataFrame:
 
 def render_html(manifest: dict[str, Any], summary: list[str], figures: list[Entry],
                 cells: pd.DataFrame, trials: pd.DataFrame, x: str, y: str | None,
-                tables: list[tuple[str, pd.DataFrame]] = ()) -> str:
+                tables: list[tuple[str, pd.DataFrame]] = (), drill: Drilldown | None = None) -> str:
     """The self-contained HTML page of a sweep report: manifest details, the ``summary`` lines,
     ``figures`` (``Entry``: PNG path and caption, or a section heading), the landscape table of ``cells`` on axes
-    ``x`` and ``y``, failed ``trials``; ``tables``: (heading, table) shown before the landscape table."""
+    ``x`` and ``y``, failed ``trials``; ``tables``: (heading, table) shown before the landscape table; ``drill``:
+    the linked landscape grid (after the summary) and a section per cell (after the figures)."""
     name = html.escape(str(manifest.get("name", "sweep")))
     meta = " · ".join(f"{k} {html.escape(str(manifest[k]))}" for k in ("spec_hash", "git_commit", "version", "created")
                       if manifest.get(k))
     partial = any(line.startswith("- **Partial") for line in summary)
     body = [f"<h1>phasescape sweep report: {name}</h1>", f'<p class="meta">{meta}</p>',
             f'<div class="{"partial" if partial else "summary"}">{_md_to_html(summary)}</div>']
+    body += [drill.grid] if drill else []
     body += [f"<h2>{html.escape(item)}</h2>" if isinstance(item, str)
              else figure(item[0], f"{item[0].name}: {item[1]}", *item[2:]) for item in figures]
+    body += [drill.sections] if drill else []  # before the tables: the failed trials stay at the end
     for heading, extra in tables:
         body += [f"<h2>{html.escape(heading)}</h2>",
                  f'<div class="scroll">{extra.to_html(index=False, escape=True)}</div>']
@@ -356,7 +360,8 @@ def write_report(sweep_dir: Path, out_dir: Path | None = None, x: str | None = N
     figures = _figures(sweep_dir, out, df, trials, cells, boundary, x, y, title=note)
     summary = summarize(manifest, trials, cells, boundary, x, y, where_, average)
     (out / "summary.md").write_text("\n".join(summary) + "\n")
-    (out / "report.html").write_text(render_html(manifest, summary, figures, cells, trials, x, y))
+    drill = drilldown(sweep_dir, out, df, trials, cells, x, y)
+    (out / "report.html").write_text(render_html(manifest, summary, figures, cells, trials, x, y, drill=drill))
     return out / "report.html"
 
 
@@ -389,5 +394,6 @@ def _write_faceted(sweep_dir: Path, out: Path, df: pd.DataFrame, manifest: dict[
                             boundary[boundary["facet"] == label], x, y, maps=False)
     summary = summarize_facets(manifest, trials, cells, boundary, x, y, keys, where_, average)
     (out / "summary.md").write_text("\n".join(summary) + "\n")
-    (out / "report.html").write_text(render_html(manifest, summary, figures, cells, trials, x, y, tables))
+    drill = drilldown(sweep_dir, out, df, trials, cells, x, y)
+    (out / "report.html").write_text(render_html(manifest, summary, figures, cells, trials, x, y, tables, drill))
     return out / "report.html"

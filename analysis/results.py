@@ -120,11 +120,21 @@ def load_results(sweep_dir: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     return check_table(df), manifest
 
 
+def trial_folder(sweep_dir: Path, trial: pd.Series) -> Path:
+    """The folder of a trial (a trial_summary row): its ``trial_dir`` under the sweep folder, else
+    ``trials/<trial_id>`` (a table without the column)."""
+    return Path(sweep_dir) / (trial["trial_dir"] or f"trials/{trial['trial_id']}")
+
+
+def eval_files(sweep_dir: Path, trial: pd.Series) -> list[Path]:
+    """The ``evals/step_*.npz`` files a trial saved, in step order (none when its folder is gone)."""
+    return sorted((trial_folder(sweep_dir, trial) / "evals").glob("step_*.npz"))
+
+
 def load_evals(sweep_dir: Path, trial: pd.Series) -> list[dict[str, np.ndarray]]:
     """The evaluation arrays (step, samples, targets, latents, probe_xy) a trial saved, in step order."""
-    folder = Path(sweep_dir) / (trial["trial_dir"] or f"trials/{trial['trial_id']}") / "evals"
     evals = []
-    for path in sorted(folder.glob("step_*.npz")):
+    for path in eval_files(sweep_dir, trial):
         with np.load(path) as z:
             evals.append({key: z[key] for key in z.files})
     return evals
