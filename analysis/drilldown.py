@@ -245,11 +245,11 @@ def _charts(evals: list[pd.DataFrame]) -> str:
     dashes = [SEED_DASHES[i % len(SEED_DASHES)] for i in range(len(evals))]
     acc = [Line(list(e["step"]), list(e[m]), colour, dash, f"{m}, row {i + 1}")
            for m, colour in (("acc", "#222222"), ("acc_x", X_COLOUR), ("acc_y", Y_COLOUR))
-           for i, (e, dash) in enumerate(zip(evals, dashes, strict=True))]
+           for i, (e, dash) in enumerate(zip(evals, dashes, strict=True)) if m in e]
     charts = [line_chart(acc, "acc, acc_x, acc_y", x_max, (0.0, 1.0), refs=sorted({ONSET, PHASE_ACC}))]
     for m in HEADLINE_PROBE:
         lines = [Line(list(e["step"]), list(e[m]), PROBE_COLOUR, dash, f"{m}, row {i + 1}")
-                 for i, (e, dash) in enumerate(zip(evals, dashes, strict=True)) if e[m].notna().any()]
+                 for i, (e, dash) in enumerate(zip(evals, dashes, strict=True)) if m in e and e[m].notna().any()]
         if lines:
             charts.append(line_chart(lines, m, x_max))
     return f'<div class="charts">{"".join(charts)}</div>'

@@ -2,8 +2,11 @@
 micro sweeps on a local Ray: boundary search with stop, and resume after SIGKILL during a refinement level.
 
 At micro scale every trial stays in phase A or B, so the tests draw the boundary with the phase thresholds: with
-eval.phase_single 0.1 a micro trial (frac_single 0.125-0.19, acc 0) is in phase B from step 0; with 0.3 or more it is
-in phase A. The other axis (eval.phase_acc >= 0.5) changes no phase: the boundary is one straight line.
+eval.phase_single 0.1 a micro trial (frac_single 0.125-0.19, acc < 0.1) is in phase B from step 0; with 0.3 or more
+it is in phase A. The other axis (eval.phase_acc >= 0.5) changes no phase: the boundary is one straight line. The
+data's sigma is 1.3 px (WIDE) so the detector's shape test lets the untrained network's blobs count as single bumps
+on the 8 x 8 frame (its widest bump, 2 x 2.355 sigma + 2 px, then exceeds the frame); at sigma 1 it calls them
+smears and every micro trial has frac_single 0.
 """
 
 import hashlib
@@ -20,6 +23,8 @@ from model.train import Trainer, settled
 from sweep.boundary import BoundaryPlan, axis_levels
 from sweep.cli import main
 from sweep.spec import load_spec
+
+WIDE = {"data.sigma": 1.3}  # see the module docstring
 
 
 def test_axis_levels_coarse_then_midpoints_corners_always():
@@ -77,7 +82,7 @@ def test_settled_needs_patience_consecutive_evaluations():
 
 
 def test_trainer_stops_once_settled():
-    config = from_preset("micro", {"train.threads": 1, "eval.phase_single": 0.1, "train.steps": 60})
+    config = from_preset("micro", {**WIDE, "train.threads": 1, "eval.phase_single": 0.1, "train.steps": 60})
     history = Trainer(config).run(until=lambda h: settled(h, "B", 2))
     assert [m["step"] for m in history] == [0, 15] and {m["phase"] for m in history} == {"B"}
 
@@ -85,7 +90,7 @@ def test_trainer_stops_once_settled():
 def test_packed_member_leaves_the_pack_once_settled_the_others_go_on():
     from model.packed import PackedTrainer
 
-    configs = [from_preset("micro", {"train.threads": 1, "eval.phase_single": s, "train.steps": 60})
+    configs = [from_preset("micro", {**WIDE, "train.threads": 1, "eval.phase_single": s, "train.steps": 60})
                for s in (0.1, 0.5)]
     left = []
     histories = PackedTrainer(configs).run(until=lambda h: settled(h, "B", 2), on_settled=left.append)
@@ -141,7 +146,7 @@ TRAINED = {(s, a) for s in (0.1, 0.5, 0.9) for a in (0.5, 0.9)} | {(0.3, a) for 
 
 @pytest.mark.slow
 def test_boundary_search_with_stop_trains_the_boundary_and_infers_the_rest(tmp_path):
-    spec = write_spec(tmp_path, name="boundary", axes=AXES, search="boundary", steps=60,
+    spec = write_spec(tmp_path, name="boundary", axes=AXES, set=WIDE, search="boundary", steps=60,
                       stop={"phase": "B", "patience": 2})
     result = phasescape("run", str(spec))
     assert result.returncode == 0, result.stderr[-3000:]
@@ -174,7 +179,8 @@ def test_boundary_search_with_stop_trains_the_boundary_and_infers_the_rest(tmp_p
 
 @pytest.mark.slow
 def test_sigkill_during_refinement_then_resume_loses_no_trial_and_trains_none_twice(tmp_path):
-    spec = write_spec(tmp_path, name="killed_boundary", axes=AXES, search="boundary", steps=60, max_concurrent=1)
+    spec = write_spec(tmp_path, name="killed_boundary", axes=AXES, set=WIDE, search="boundary", steps=60,
+                      max_concurrent=1)
     sweep_dir = tmp_path / "results" / "killed_boundary"
     done_before: list[str] = []
 
