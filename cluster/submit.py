@@ -45,6 +45,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from analysis.cli import add_report_every, check_report_every
+from analysis.live import LiveReport
 from cluster.auth import Token, find_token, redact
 from model.errors import PhasescapeError, UsageError
 from sweep.masking import has_password, hide_password
@@ -346,7 +348,20 @@ def _ray_errors():
     return AuthenticationError
 
 
+def live_every(the_plan: Plan, seconds: int) -> int:
+    """``--report-every`` for a followed job: 0 unless it is a sweep whose storage this machine sees (a shared
+    file system mounted here too); says so when it is not."""
+    if the_plan.kind != "sweep" or seconds == 0:
+        return 0
+    if not Path(the_plan.results).parent.is_dir():
+        print(f"live report: {Path(the_plan.results).parent} is not visible from this machine; run 'phasescape report "
+              f"--watch {the_plan.results}' where it is", file=sys.stderr)
+        return 0
+    return seconds
+
+
 def cmd_submit(args: argparse.Namespace) -> int:
+    check_report_every(args.report_every)
     the_plan = plan(args)  # bad input fails before any connection
     client, address, token = connect(args.address, args.token_file, args.timeout)
     job_id = args.submission_id or submission_id(the_plan.name)
@@ -369,7 +384,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
     if not args.follow:
         return 0
     try:
-        return follow(client, job_id, token)
+        with LiveReport(Path(the_plan.results), live_every(the_plan, args.report_every), runs_sweep=False):
+            return follow(client, job_id, token)
     except KeyboardInterrupt:
         print(f"phasescape: stopped following; job {job_id} keeps running (stop it with "
               f"'phasescape jobs --address {address} --stop {job_id}')", file=sys.stderr)
@@ -471,6 +487,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--n-trials", type=int, help="study: trials the study should hold")
     p.add_argument("--workers", type=int, help="study: Optuna workers at once")
     p.add_argument("--follow", action="store_true", help="stream the logs; exit 0 if the job succeeded, else 1")
+    add_report_every(p, "; sweeps with --follow whose storage this machine sees")
     p.add_argument("--pip", action="append", default=[], metavar="REQ",
                    help="pip requirement to install on the cluster for this job (repeatable; default none: the "
                         "cluster's image provides the dependencies)")
