@@ -62,13 +62,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return p
 
 
-def add_report_every(p: argparse.ArgumentParser, note: str = "") -> None:
-    """Add ``--report-every SECONDS`` to a command that runs or follows a sweep (run, resume, submit); ``note``
-    ends its help."""
+def add_report_every(p: argparse.ArgumentParser) -> None:
+    """Add ``--report-every SECONDS`` to a command that runs a sweep (run, resume)."""
     p.add_argument("--report-every", type=int, default=LIVE_EVERY_S, metavar="SECONDS",
                    help=f"rebuild SWEEP/report/report.html every SECONDS while the sweep runs, at the lowest CPU "
                         f"priority (the page shows the progress and reloads itself), and write the final report at "
-                        f"the end; 0 turns it off (default {LIVE_EVERY_S}){note}")
+                        f"the end; 0 turns it off (default {LIVE_EVERY_S})")
 
 
 def check_report_every(seconds: int) -> None:

@@ -1,10 +1,10 @@
 """Live reports of a running sweep: its progress, read from the trial folders, and report.html rebuilt while it runs.
 
-Three entry points share ``build``, one rebuild of report.html:
+Two ways to keep it fresh, both through ``build`` (one rebuild of report.html):
 
-- ``LiveReport``: ``phasescape run`` and ``resume`` (and ``submit --follow``) rebuild the report every N seconds in
-  a child process at the lowest CPU priority, so the trials keep the CPU; the child is ``main`` below
-  (``python -m analysis.live SWEEP REFRESH_S``).
+- ``LiveReport``: ``phasescape run`` and ``resume`` (also a job's run on a cluster, which ``submit --follow``
+  follows) rebuild the report every N seconds in a child process at the lowest CPU priority, so the trials keep
+  the CPU; the child is ``main`` below (``python -m analysis.live SWEEP REFRESH_S``).
 - ``watch``: ``phasescape report --watch`` rebuilds it in its own process until the sweep has finished, for a
   sweep running elsewhere (shared storage).
 
@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import html
 import os
+import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,7 +33,7 @@ from analysis import ReportError
 from analysis.progress import DONE, PENDING, RESULTS, RUNNING, Progress, progress_html, read_json, read_progress
 
 NICE = 19  # the lowest CPU priority: Ray runs its trial workers at nice 15, so they win the CPU over a rebuild
-TICK_S = 1.0  # how often LiveReport looks whether a rebuild is due (a stat and a poll: free)
+TICK_S = 1.0  # how often LiveReport looks after its child (a poll and a stat: free)
 
 
 # --- one rebuild ---------------------------------------------------------------------------------------------------
@@ -118,7 +120,7 @@ def watch(sweep_dir: Path, every_s: int, out_dir: Path | None = None, log: Any =
             else:
                 c = progress.cells
                 log(f"{time.strftime('%H:%M:%S')} report: {path} (cells {c[DONE]} done, {c[RUNNING]} running, "
-                    f"{c[PENDING]} pending)")
+                    f"{c[PENDING]} pending; built in {time.monotonic() - begun:.1f} s)")
             if swallowed:
                 raise KeyboardInterrupt
             time.sleep(max(every_s - (time.monotonic() - begun), 0.0))
@@ -128,25 +130,25 @@ def watch(sweep_dir: Path, every_s: int, out_dir: Path | None = None, log: Any =
 
 # --- rebuilding in a child process while the driver runs ----------------------------------------------------------
 
+BUILT = re.compile(r"; built in ([\d.]+) s\)$")  # the end of watch's line per rebuild
+
 
 class LiveReport:
-    """A ``with`` block around a running sweep: every ``every_s`` seconds its report.html is rebuilt in a child
-    process (``python -m analysis.live``) at the lowest CPU priority and with one thread, one rebuild at a time (one
-    that falls due while the previous still runs is skipped); the first once the sweep has written its manifest. On
-    leaving the block, the final report is built and waited for (for an interrupted run: the progress, no reload).
-    ``every_s`` 0 does nothing. ``log`` gets the report's path and the error of a failed rebuild. ``runs_sweep``
-    False (``submit --follow``): this process only follows a sweep that runs elsewhere, so a Ctrl-C here does not
-    stop it, and the report is left as it is instead of being marked stopped.
+    """A ``with`` block around a running sweep: a child process (``python -m analysis.live SWEEP EVERY_S``: ``watch``)
+    rebuilds its report.html every ``every_s`` seconds, at the lowest CPU priority and on one thread, from the moment
+    the sweep has written its manifest. One long-lived child imports pandas, matplotlib and scikit-learn once, not
+    at every rebuild; a rebuild that takes longer than ``every_s`` delays the next one, so there is never more than
+    one. A child that died is started again ``every_s`` later. On leaving the block, the child is stopped and the
+    final report built and waited for (for an interrupted run: the progress, no reload). ``every_s`` 0 does nothing.
+    ``log`` gets the report's path, how many live rebuilds there were, and the error of a failed child.
     """
 
-    def __init__(self, sweep_dir: Path, every_s: int, log: Any = None, runs_sweep: bool = True) -> None:
-        self.sweep_dir, self.every_s, self.runs_sweep = Path(sweep_dir), int(every_s), runs_sweep
+    def __init__(self, sweep_dir: Path, every_s: int, log: Any = None) -> None:
+        self.sweep_dir, self.every_s = Path(sweep_dir), int(every_s)
         self.log = log or (lambda line: print(line, flush=True))
-        self.builds, self.skipped = 0, 0  # rebuilds started, rebuilds skipped (the previous still ran)
-        self.seconds: list[float] = []  # how long each finished rebuild took (to the tick, TICK_S)
+        self.seconds: list[float] = []  # how long each live rebuild took, as the child reported it
         self._child: subprocess.Popen | None = None
-        self._since = 0.0
-        self._stderr: Any = None
+        self._output: Any = None
         self._errors: set[str] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="live-report", daemon=True)
@@ -158,7 +160,7 @@ class LiveReport:
             self._thread.start()
         return self
 
-    def __exit__(self, kind: type | None, *exc: Any) -> None:
+    def __exit__(self, *exc: Any) -> None:
         if self.every_s <= 0:
             return
         self._stop.set()
@@ -166,9 +168,8 @@ class LiveReport:
         if self._child is not None and self._child.poll() is None:
             self._child.terminate()  # the final build below replaces what it was writing
         self._reap(wait=True)
-        stopped_following = kind is not None and issubclass(kind, KeyboardInterrupt) and not self.runs_sweep
-        if stopped_following or not (self.sweep_dir / "manifest.json").exists():
-            return  # we stopped following a sweep that goes on, or it never started (bad input): nothing to add
+        if not (self.sweep_dir / "manifest.json").exists():
+            return  # the sweep never started (bad input, no cluster): no report
         try:
             self._spawn(0, nice=False)  # the final report: the trials are over, it need not yield to them
             self._reap(wait=True)
@@ -176,67 +177,60 @@ class LiveReport:
             if self._child is not None and self._child.poll() is None:
                 self._child.kill()  # a second Ctrl-C during the final build
                 self._child.wait()
-        self.log(f"report: {self.sweep_dir / 'report' / 'report.html'} ({self.builds - 1} live rebuild(s), "
-                 f"{self.skipped} skipped while the previous one ran)")
+        took = f", {statistics.median(self.seconds):.0f} s each (median)" if self.seconds else ""
+        self.log(f"report: {self.sweep_dir / 'report' / 'report.html'} ({len(self.seconds)} live rebuild(s){took})")
 
     def _loop(self) -> None:
-        """Start a rebuild whenever one is due; runs in a thread that sleeps between looks."""
+        """Keep a child rebuilding while the sweep runs; a thread that mostly sleeps."""
         due = 0.0
         while True:
-            if time.monotonic() >= due and (self.sweep_dir / "manifest.json").exists():
-                if self._child is not None and self._child.poll() is None:
-                    self.skipped += 1
-                else:
-                    self._reap()
-                    self._spawn(self.every_s, nice=True)
-                due = time.monotonic() + self.every_s
-            if self._child is not None and self._child.poll() is not None:
-                self._reap()
+            self._reap()
+            if self._child is None and time.monotonic() >= due and (self.sweep_dir / "manifest.json").exists():
+                self._spawn(self.every_s, nice=True)
+                due = time.monotonic() + self.every_s  # when to start another if this one ends
             if self._stop.wait(TICK_S):
                 return
 
-    def _spawn(self, refresh_s: int, nice: bool) -> None:
-        """Start one rebuild; stdout is dropped, stderr kept for the error line of a failed one."""
-        # A file, not a pipe: a pipe nobody reads until the end could fill and stall the child. Closed in _reap.
-        self._stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115
+    def _spawn(self, every_s: int, nice: bool) -> None:
+        """Start the child; its output goes to a file (a pipe nobody reads until the end could fill and stall it)."""
+        self._output = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed in _reap)
         env = {**os.environ, "OMP_NUM_THREADS": "1"}  # one core at most, whatever numpy and scikit-learn would take
-        self._child = subprocess.Popen([sys.executable, "-m", "analysis.live", str(self.sweep_dir), str(refresh_s)],
-                                       stdout=subprocess.DEVNULL, stderr=self._stderr, env=env)
+        self._child = subprocess.Popen([sys.executable, "-m", "analysis.live", str(self.sweep_dir), str(every_s)],
+                                       stdout=self._output, stderr=subprocess.STDOUT, env=env)
         if nice:
             # Set from here, at once: the interpreter has not started its threads yet, and they inherit it.
             os.setpriority(os.PRIO_PROCESS, self._child.pid, NICE)
-        self._since = time.monotonic()
-        self.builds += 1
 
     def _reap(self, wait: bool = False) -> None:
-        """Collect a rebuild that has ended: its duration, and its error line (each distinct one logged once)."""
-        child, self._child = self._child, None
-        if child is None:
+        """Collect a child that has ended: the durations of its rebuilds, and its error (each distinct one logged
+        once; none when a signal ended it: our terminate, a Ctrl-C)."""
+        child = self._child
+        if child is None or (child.wait() if wait else child.poll()) is None:
             return
-        code = child.wait() if wait else child.poll()
-        if code is None:  # still running: keep it
-            self._child = child
-            return
-        if code == 0:
-            self.seconds.append(time.monotonic() - self._since)
-        elif code > 0:  # below 0 it was ended by a signal (our terminate, a Ctrl-C): nothing to say then
-            self._stderr.seek(0)
-            lines = [line for line in self._stderr.read().splitlines() if line.strip()]
-            why = lines[-1] if lines else f"exit status {code}"
+        self._child = None
+        self._output.seek(0)
+        lines = [line for line in self._output.read().splitlines() if line.strip()]
+        self._output.close()
+        self.seconds += [float(m.group(1)) for m in map(BUILT.search, lines) if m]
+        if child.returncode > 0:
+            why = lines[-1] if lines else f"exit status {child.returncode}"
             if why not in self._errors:
                 self._errors.add(why)
                 self.log(f"live report: rebuild failed: {why}")
-        self._stderr.close()
 
 
 def main(argv: list[str] | None = None) -> int:
-    """One rebuild, in LiveReport's child process: ``python -m analysis.live SWEEP_DIR REFRESH_S``. Returns 0, or 2
-    with one line on stderr for a ReportError."""
-    sweep_dir, refresh_s = (argv if argv is not None else sys.argv[1:])
+    """LiveReport's child process: ``python -m analysis.live SWEEP_DIR EVERY_S`` rebuilds the report every
+    ``EVERY_S`` seconds until the sweep has finished (``watch``); ``EVERY_S`` 0 builds it once, without reload.
+    Returns 0, or 2 with one line for a ReportError."""
+    sweep_dir, every_s = (argv if argv is not None else sys.argv[1:])
     try:
-        build(Path(sweep_dir), int(refresh_s))
+        if int(every_s) > 0:
+            watch(Path(sweep_dir), int(every_s))
+        else:
+            build(Path(sweep_dir), 0)
     except ReportError as error:
-        print(f"phasescape: error: {error}", file=sys.stderr)
+        print(f"phasescape: error: {error}", flush=True)
         return 2
     return 0
 

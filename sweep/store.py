@@ -146,7 +146,7 @@ def write_manifest(sweep_dir: Path, spec: dict[str, Any], spec_hash: str, axes: 
 def mark_started(sweep_dir: Path) -> None:
     """Stamp the manifest's ``started`` (Unix time) as a run or resume begins: a live report measures the elapsed
     time and the training rate of this run from it, and takes a trial left RUNNING before it for one not restarted
-    yet (analysis/live.py)."""
+    yet (analysis/progress.py)."""
     write_json(Path(sweep_dir) / "manifest.json", {**read_manifest(sweep_dir), "started": time.time()})
 
 

@@ -126,7 +126,7 @@ def test_watch_rebuilds_until_the_sweep_finishes_then_writes_the_final_report(pa
         if watcher.poll() is None:
             watcher.kill()
     assert watcher.returncode == 0, err[-2000:]
-    assert "(cells 1 done, 1 running, 2 pending)" in out
+    assert "(cells 1 done, 1 running, 2 pending; built in" in out
     assert REFRESH not in page.read_text()
 
 
