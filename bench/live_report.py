@@ -1,17 +1,19 @@
 """What a live report costs: one rebuild of report.html, and the trials' throughput with and without live rebuilds.
 
-    .venv/bin/python -m bench.live_report [--grid 4] [--steps 300] [--every 10] [--rounds 1] [--repeats 3]
+    .venv/bin/python -m bench.live_report [--quick] [--grid 4] [--steps 300] [--every 30] [--rounds 2] [--repeats 3]
 
 Writes a micro density x overlap spec (``--grid`` values per axis, one seed, 1 CPU per trial) and runs it with
 ``phasescape run`` into fresh storage, once with ``--report-every 0`` (off) and once with ``--report-every EVERY``
-(on), in alternating order over ``--rounds`` rounds (off/on, then on/off, ...), so load that drifts on a shared
-machine hits both alike. Per run it reads from the results table the trials' own speed (training steps per
-second of trial time, ``time_s``, summed over trials: what a rebuild would slow) and from the driver's output the
-sweep's time ("sweep finished in"), the live rebuilds and their median time, and the final build (from the status
-to the last line). Then it times rebuilds of the first finished sweep's live page (its manifest marked unfinished),
-``--repeats`` times each: cold, in a fresh process as the final build runs (``python -m analysis.live SWEEP 0``:
-interpreter, imports, table, figures, page) at nice 19 and 0, and warm, in this process once imported, as the
-driver's long-lived child rebuilds. Prints each run, the on/off ratios and the rebuild times (wall and CPU s).
+(on), over ``--rounds`` rounds with the order alternating (off/on, then on/off, ...), and compares the two runs of
+each round, so load that drifts on a shared machine hits both sides of a ratio alike. Per run it reads from the
+results table the trials' own speed (training steps per second of trial time, ``time_s``, summed over trials:
+what a rebuild would slow) and from the driver's output the sweep's time ("sweep finished in"), the live rebuilds,
+their median time and the CPU seconds they took (also as a share of the sweep's CPU time: its seconds x the
+cores), and the final build (from the status to the last line). Then it times rebuilds of the first finished
+sweep's live page (its manifest marked unfinished), ``--repeats`` times each: cold, in a fresh process as the final
+build runs (``python -m analysis.live SWEEP 0``: interpreter, imports, table, figures, page) at nice 19 and 0, and
+warm, in this process once imported, as the driver's long-lived child rebuilds. Prints each run, the per-round
+on/off ratios and the rebuild times (wall and CPU seconds).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+CPUS = os.cpu_count() or 1
 DENSITY = [0.1, 0.25, 0.5, 1.0, 1.5, 2.0]  # micro (8 x 8) lattices
 OVERLAP = [0.2, 0.35, 0.5, 0.6, 0.7, 0.8]
 
@@ -46,7 +49,7 @@ def write_spec(folder: Path, grid: int, steps: int) -> Path:
 
 def run(spec: Path, storage: Path, every: int) -> dict[str, float]:
     """Run the sweep with ``--report-every every``; the trials' steps per second, the sweep's and the final build's
-    seconds, the live rebuilds and their median seconds."""
+    seconds, the live rebuilds, their median seconds and their CPU seconds in all."""
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PYTHONUNBUFFERED": "1"}  # lines as they are printed
     command = [sys.executable, "-m", "sweep", "run", str(spec), "--storage", str(storage), "--accept-unmeasurable",
                "--report-every", str(every)]
@@ -60,12 +63,12 @@ def run(spec: Path, storage: Path, every: int) -> dict[str, float]:
     table = pd.read_parquet(storage / "live_bench" / "results.parquet")
     last = table.sort_values("step").groupby("trial_id").tail(1)
     results_at = next(t for t, line in lines if line.startswith("results: "))
-    live = re.search(r"\((\d+) live rebuild\(s\)(?:, (\d+) s each \(median\))?\)", text)
-    rebuilds, rebuild_s = live.groups() if live else ("0", None)
+    live = re.search(r"\((\d+) live rebuild\(s\)(?:, (\d+) s each \(median\), (\d+) CPU s in all)?\)", text)
+    rebuilds, rebuild_s, rebuild_cpu = live.groups() if live else ("0", None, None)
     return {"steps_per_s": last["step"].sum() / last["time_s"].sum(),
             "sweep_s": float(re.search(r"sweep finished in (\d+)s", text).group(1)),
             "final_s": lines[-1][0] - results_at if live else 0.0,
-            "rebuilds": int(rebuilds), "rebuild_s": float(rebuild_s or "nan")}
+            "rebuilds": int(rebuilds), "rebuild_s": float(rebuild_s or "nan"), "rebuild_cpu": float(rebuild_cpu or 0)}
 
 
 def time_cold(sweep_dir: Path, nice: int) -> tuple[float, float]:
@@ -100,27 +103,35 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--grid", type=int, default=4, help="values per axis (at most 6)")
     parser.add_argument("--steps", type=int, default=300, help="training steps per trial")
-    parser.add_argument("--every", type=int, default=10, help="--report-every of the 'on' runs (seconds)")
-    parser.add_argument("--rounds", type=int, default=1, help="off/on pairs, alternating the order")
+    parser.add_argument("--every", type=int, default=30, help="--report-every of the 'on' runs (seconds)")
+    parser.add_argument("--rounds", type=int, default=2, help="off/on pairs, the order alternating")
     parser.add_argument("--repeats", type=int, default=3, help="timed rebuilds at each nice level")
+    parser.add_argument("--quick", action="store_true", help="2 x 2 grid, 150 steps, one round, one repeat")
     args = parser.parse_args()
+    if args.quick:
+        args.grid, args.steps, args.rounds, args.repeats = 2, 150, 1, 1
     load = " ".join(f"{v:.1f}" for v in os.getloadavg())
     print(f"{os.cpu_count()} CPUs, load average {load}; {args.grid}x{args.grid} micro sweep, {args.steps} steps per "
           f"trial, 2 trials at a time; live rebuilds every {args.every} s", flush=True)
     with tempfile.TemporaryDirectory(prefix="live_bench-") as tmp:
         spec = write_spec(Path(tmp), args.grid, args.steps)
-        runs: dict[str, list[dict[str, float]]] = {"off": [], "on": []}
-        for r in range(args.rounds * 2):
-            mode = ("off", "on")[(r + r // 2) % 2]  # off, on, on, off, off, on, ...
-            seen = run(spec, Path(tmp) / f"run{r}", args.every if mode == "on" else 0)
-            runs[mode].append(seen)
-            print(f"{mode:>3}: trials {seen['steps_per_s']:6.1f} steps/s of trial time, sweep "
-                  f"{seen['sweep_s']:4.0f} s, {seen['rebuilds']} live rebuilds of {seen['rebuild_s']:.0f} s each, "
-                  f"final report {seen['final_s']:.1f} s", flush=True)
+        ratios: dict[str, list[float]] = {"steps_per_s": [], "sweep_s": []}
+        for r in range(args.rounds):
+            seen = {}
+            for mode in ("off", "on") if r % 2 == 0 else ("on", "off"):
+                seen[mode] = run(spec, Path(tmp) / f"run{r}{mode}", args.every if mode == "on" else 0)
+                s = seen[mode]
+                print(f"round {r + 1} {mode:>3}: trials {s['steps_per_s']:6.1f} steps/s of trial time, sweep "
+                      f"{s['sweep_s']:4.0f} s, {s['rebuilds']} live rebuilds of {s['rebuild_s']:.0f} s each taking "
+                      f"{s['rebuild_cpu']:.0f} CPU s in all ({s['rebuild_cpu'] / (s['sweep_s'] * CPUS):.1%} of the "
+                      f"sweep's CPU time), final report {s['final_s']:.1f} s; load average now "
+                      f"{os.getloadavg()[0]:.1f}", flush=True)
+            for key in ratios:
+                ratios[key].append(seen["on"][key] / seen["off"][key])
         for key, what in (("steps_per_s", "trial throughput"), ("sweep_s", "sweep time")):
-            ratio = statistics.mean(s[key] for s in runs["on"]) / statistics.mean(s[key] for s in runs["off"])
-            print(f"{what}, live on / off: {ratio:.3f}")
-        sweep_dir = Path(tmp) / "run0" / "live_bench"
+            print(f"{what}, live on / off, per round: {' '.join(f'{v:.3f}' for v in ratios[key])} (median "
+                  f"{statistics.median(ratios[key]):.3f})")
+        sweep_dir = Path(tmp) / "run0off" / "live_bench"
         manifest = json.loads((sweep_dir / "manifest.json").read_text())
         # Marked unfinished, the finished sweep gets the live page (progress, reload) rather than the final one.
         (sweep_dir / "manifest.json").write_text(json.dumps({**manifest, "finished": False}))
