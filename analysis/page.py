@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import html
+import os
 from pathlib import Path
 
 STYLE = """
@@ -18,6 +19,7 @@ figure.small img { max-width: 540px; }
 figcaption { font-size: 0.9em; color: #444; } table { border-collapse: collapse; font-size: 0.8em; }
 th, td { border: 1px solid #ccc; padding: 2px 6px; text-align: right; white-space: nowrap; }
 th { background: #f2f2f2; } .scroll { overflow-x: auto; } table.failed td { text-align: left; }
+.live { background: #e8f1fb; border: 1px solid #8fb3dc; padding: 0.6em 1em; } .live progress { width: 100%; }
 """
 
 
@@ -29,7 +31,18 @@ def figure(path: Path, caption: str, css_class: str = "") -> str:
             f"<figcaption>{html.escape(caption)}</figcaption></figure>")
 
 
-def page(title: str, body: list[str]) -> str:
-    """A whole HTML document: ``title`` (escaped here) in the head, the shared CSS, ``body`` (HTML) in order."""
-    return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-            f"<style>{STYLE}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+def page(title: str, body: list[str], refresh_s: int = 0) -> str:
+    """A whole HTML document: ``title`` (escaped here) in the head, the shared CSS, ``body`` (HTML) in order;
+    ``refresh_s`` > 0 makes the browser reload it that often (a live report)."""
+    refresh = f'<meta http-equiv="refresh" content="{int(refresh_s)}">' if refresh_s > 0 else ""
+    return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">{refresh}<title>{html.escape(title)}'
+            f"</title><style>{STYLE}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+
+
+def write_page(path: Path, text: str) -> Path:
+    """Write a page atomically (a temporary file, then a rename): a browser reloading a live report never reads
+    half of one. Returns ``path``."""
+    tmp = Path(path).with_name(f".{Path(path).name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    return Path(path)

@@ -34,7 +34,7 @@ from analysis.landscape import (
     where,
 )
 from analysis.learning_plots import has_imbalance, plot_acc_along, plot_onset_scatter, plot_onsets_along
-from analysis.page import figure, page
+from analysis.page import figure, page, write_page
 from analysis.plots import plot_latents, plot_learning_curves, plot_phase_strips, plot_samples, row_label
 from analysis.probe_plots import plot_probe_along, plot_probe_curves
 from analysis.representation import direction_words, fmt_metric, has_baseline, has_probe, init_column
@@ -299,16 +299,18 @@ def _table(cells: pd.DataFrame, x: str, y: str | None) -> pd.DataFrame:
 
 def render_html(manifest: dict[str, Any], summary: list[str], figures: list[Entry],
                 cells: pd.DataFrame, trials: pd.DataFrame, x: str, y: str | None,
-                tables: list[tuple[str, pd.DataFrame]] = (), drill: Drilldown | None = None) -> str:
+                tables: list[tuple[str, pd.DataFrame]] = (), drill: Drilldown | None = None, progress: str = "",
+                refresh_s: int = 0) -> str:
     """The self-contained HTML page of a sweep report: manifest details, the ``summary`` lines,
     ``figures`` (``Entry``: PNG path and caption, or a section heading), the landscape table of ``cells`` on axes
     ``x`` and ``y``, failed ``trials``; ``tables``: (heading, table) shown before the landscape table; ``drill``:
-    the linked landscape grid (after the summary) and a section per cell (after the figures)."""
+    the linked landscape grid (after the summary) and a section per cell (after the figures); ``progress``: HTML
+    shown under the title, ``refresh_s`` > 0: the page reloads itself (analysis/live.py)."""
     name = html.escape(str(manifest.get("name", "sweep")))
     meta = " · ".join(f"{k} {html.escape(str(manifest[k]))}" for k in ("spec_hash", "git_commit", "version", "created")
                       if manifest.get(k))
     partial = any(line.startswith("- **Partial") for line in summary)
-    body = [f"<h1>phasescape sweep report: {name}</h1>", f'<p class="meta">{meta}</p>',
+    body = [f"<h1>phasescape sweep report: {name}</h1>", f'<p class="meta">{meta}</p>', progress,
             f'<div class="{"partial" if partial else "summary"}">{_md_to_html(summary)}</div>']
     body += [drill.grid] if drill else []
     body += [f"<h2>{html.escape(item)}</h2>" if isinstance(item, str)
@@ -326,12 +328,12 @@ def render_html(manifest: dict[str, Any], summary: list[str], figures: list[Entr
             keys = {"facet": list(failed["facet"]), **keys}
         listing = pd.DataFrame({"trial": failed["trial_id"], **keys, "error": failed["error"]})
         body += ["<h2>Failed trials</h2>", listing.to_html(index=False, escape=True, classes="failed")]
-    return page(f"phasescape report: {manifest.get('name', 'sweep')}", body)
+    return page(f"phasescape report: {manifest.get('name', 'sweep')}", body, refresh_s)
 
 
 def write_report(sweep_dir: Path, out_dir: Path | None = None, x: str | None = None, y: str | None = None,
                  facets: list[str] | tuple[str, ...] = (), where_: list[str] | tuple[str, ...] = (),
-                 average: list[str] | tuple[str, ...] = ()) -> Path:
+                 average: list[str] | tuple[str, ...] = (), progress: str = "", refresh_s: int = 0) -> Path:
     """Write report.html, the PNGs, landscape.csv and summary.md for a sweep folder; returns report.html's path.
 
     A sweep that varies one key is drawn along it (``--x`` may name another column to draw along); otherwise the
@@ -341,6 +343,7 @@ def write_report(sweep_dir: Path, out_dir: Path | None = None, x: str | None = N
     keys in, ``average`` lets cells pool them, said in the titles and the summary): the maps become small
     multiples, one panel per facet, and the rest of the report is written per facet; with an architecture key
     among the facets, one figure overlays every facet's boundary and a table gives steps to C per facet.
+    ``progress`` and ``refresh_s``: a live report's progress (HTML) and reload period (analysis/live.py).
     Raises ReportError for bad input (missing files or columns, unknown axes, keys or values).
     """
     sweep_dir = Path(sweep_dir)
@@ -352,7 +355,7 @@ def write_report(sweep_dir: Path, out_dir: Path | None = None, x: str | None = N
     out = Path(out_dir) if out_dir is not None else sweep_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
     if keys:
-        return _write_faceted(sweep_dir, out, df, manifest, x, y, keys, where_, average, note)
+        return _write_faceted(sweep_dir, out, df, manifest, x, y, keys, where_, average, note, progress, refresh_s)
     trials = trial_summary(df, x, y)
     cells = landscape(df, x, y, grid=manifest.get("boundary"))
     boundary = phase_boundary(cells, x, y)
@@ -361,13 +364,13 @@ def write_report(sweep_dir: Path, out_dir: Path | None = None, x: str | None = N
     summary = summarize(manifest, trials, cells, boundary, x, y, where_, average)
     (out / "summary.md").write_text("\n".join(summary) + "\n")
     drill = drilldown(sweep_dir, out, df, trials, cells, x, y)
-    (out / "report.html").write_text(render_html(manifest, summary, figures, cells, trials, x, y, drill=drill))
-    return out / "report.html"
+    return write_page(out / "report.html", render_html(manifest, summary, figures, cells, trials, x, y, (), drill,
+                                                       progress, refresh_s))
 
 
 def _write_faceted(sweep_dir: Path, out: Path, df: pd.DataFrame, manifest: dict[str, Any], x: str, y: str | None,
                    keys: list[str], where_: list[str] | tuple[str, ...], average: list[str] | tuple[str, ...],
-                   note: str) -> Path:
+                   note: str, progress: str = "", refresh_s: int = 0) -> Path:
     """write_report for a landscape split by the facet ``keys``."""
     groups = facet_groups(df, keys)
     labels = [label for label, _, _ in groups]
@@ -395,5 +398,5 @@ def _write_faceted(sweep_dir: Path, out: Path, df: pd.DataFrame, manifest: dict[
     summary = summarize_facets(manifest, trials, cells, boundary, x, y, keys, where_, average)
     (out / "summary.md").write_text("\n".join(summary) + "\n")
     drill = drilldown(sweep_dir, out, df, trials, cells, x, y)
-    (out / "report.html").write_text(render_html(manifest, summary, figures, cells, trials, x, y, tables, drill))
-    return out / "report.html"
+    return write_page(out / "report.html", render_html(manifest, summary, figures, cells, trials, x, y, tables,
+                                                       drill, progress, refresh_s))

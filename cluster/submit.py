@@ -45,6 +45,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from analysis.cli import LIVE_EVERY_S, check_report_every
 from cluster.auth import Token, find_token, redact
 from model.errors import PhasescapeError, UsageError
 from sweep.masking import has_password, hide_password
@@ -234,10 +235,15 @@ def plan(args: argparse.Namespace) -> Plan:
             if args.max_concurrent < 1:
                 raise UsageError(f"--max-concurrent: must be >= 1, got {args.max_concurrent}")
             entry += ["--max-concurrent", str(args.max_concurrent)]
+        if args.report_every is not None:  # else the job's run rebuilds at its own default
+            check_report_every(args.report_every)
+            entry += ["--report-every", str(args.report_every)]
         results = f"{storage.rstrip('/')}/{name}"
     else:
         if args.max_concurrent is not None:
             raise UsageError(f"--max-concurrent: only for sweeps; {path} is a study spec (use --workers)")
+        if args.report_every is not None:
+            raise UsageError(f"--report-every: only for sweeps; {path} is a study spec")
         validate_study(raw, path)
         if not args.results:
             raise UsageError("--results: required for a study on a cluster: a folder every node sees, "
@@ -364,7 +370,9 @@ def cmd_submit(args: argparse.Namespace) -> int:
     print(job_id, flush=True)
     print(f"submitted {the_plan.kind} {the_plan.name} to {address} as job {job_id}\n"
           f"  entrypoint: {entrypoint}\n  results:    {the_plan.results}\n"
-          f"  logs:       phasescape jobs --address {address} --logs {job_id} --follow\n"
+          + (f"  report:     {the_plan.results}/report/report.html (rebuilt while the sweep runs)\n"
+             if the_plan.kind == "sweep" and args.report_every != 0 else "")
+          + f"  logs:       phasescape jobs --address {address} --logs {job_id} --follow\n"
           f"  stop:       phasescape jobs --address {address} --stop {job_id}", file=sys.stderr, flush=True)
     if not args.follow:
         return 0
@@ -471,6 +479,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--n-trials", type=int, help="study: trials the study should hold")
     p.add_argument("--workers", type=int, help="study: Optuna workers at once")
     p.add_argument("--follow", action="store_true", help="stream the logs; exit 0 if the job succeeded, else 1")
+    p.add_argument("--report-every", type=int, metavar="SECONDS",
+                   help=f"sweep: the job's run rebuilds STORAGE/NAME/report/report.html every SECONDS while it runs "
+                        f"(default {LIVE_EVERY_S}; 0 turns it off); watch it from any machine that mounts the storage")
     p.add_argument("--pip", action="append", default=[], metavar="REQ",
                    help="pip requirement to install on the cluster for this job (repeatable; default none: the "
                         "cluster's image provides the dependencies)")

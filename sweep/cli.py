@@ -113,6 +113,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     if args.storage:
         check_storage(args.storage)
+    analysis_cli.check_report_every(args.report_every)
     if args.max_concurrent is not None and args.max_concurrent < 1:
         raise UsageError(f"--max-concurrent: must be >= 1, got {args.max_concurrent}")
     bad = unmeasurable_trials(spec)
@@ -126,12 +127,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         warn_unmeasurable(bad)
         raise UsageError(f"{args.spec}: {len(bad)} trial(s) cannot be measured (listed above); change data.sigma or "
                          f"data.image_size for them, or pass --accept-unmeasurable to train them anyway")
+    from analysis.live import LiveReport
     from sweep.driver import run_sweep
-
-    table = run_sweep(spec, storage=args.storage, address=args.address, max_concurrent=args.max_concurrent)
     from sweep.status import print_status
 
-    print_status(table, spec.folder(args.storage))
+    with LiveReport(spec.folder(args.storage), args.report_every):
+        table = run_sweep(spec, storage=args.storage, address=args.address, max_concurrent=args.max_concurrent)
+        print_status(table, spec.folder(args.storage))
     return 0
 
 
@@ -144,11 +146,14 @@ def _sweep_dir(path: str) -> Path:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     """``phasescape resume``: continue a sweep folder; returns 0, bad input raises UsageError (exit status 2)."""
+    from analysis.live import LiveReport
     from sweep.driver import resume_sweep
     from sweep.status import print_status
 
     folder = _sweep_dir(args.path)
-    print_status(resume_sweep(folder, address=args.address), folder)
+    analysis_cli.check_report_every(args.report_every)
+    with LiveReport(folder, args.report_every):
+        print_status(resume_sweep(folder, address=args.address), folder)
     return 0
 
 
@@ -184,11 +189,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="print the trial table and resource plan; start nothing")
     p.add_argument("--accept-unmeasurable", action="store_true",
                    help=f"train trials whose phases the detector cannot tell (ceiling acc below {CEILING_MIN:g})")
+    analysis_cli.add_report_every(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("resume", help="continue an interrupted sweep from its folder")
     p.add_argument("path", help="the sweep folder (STORAGE/NAME)")
     p.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else a local Ray)")
+    analysis_cli.add_report_every(p)
     p.set_defaults(func=cmd_resume)
 
     p = sub.add_parser("status", help="trials by state, best so far, phases reached")

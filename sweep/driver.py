@@ -20,6 +20,7 @@ from sweep.ray_session import connect
 from sweep.spec import TPE_ARGS, SweepSpec, spec_from_dict
 from sweep.store import (
     finished_trial_ids,
+    mark_started,
     read_manifest,
     read_status,
     trial_folder,
@@ -154,6 +155,7 @@ def run_sweep(spec: SweepSpec, storage: str | None = None, address: str | None =
         check_resources(spec)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         write_manifest(sweep_dir, spec.to_dict(), spec.hash(), list(spec.axes), total, finished=False)
+        mark_started(sweep_dir)
         packed = f" in groups of up to {spec.pack}" if spec.pack > 1 else ""
         if spec.search.type == "boundary":
             print(f"boundary search over a {len(trials)}-trial grid: {len(pending)} trial(s) next{packed} -> "
@@ -203,6 +205,7 @@ def resume_sweep(sweep_dir: Path, address: str | None = None) -> Any:
     try:
         check_resources(spec)
         print(f"resuming {sweep_dir}", flush=True)
+        mark_started(sweep_dir)
         tuner = tune.Tuner.restore(str(tune_path), trainable_for(spec), resume_unfinished=True,
                                    resume_errored=True)
         return _finish(sweep_dir, spec, manifest["trials_total"], mark_stopped(sweep_dir, tuner.fit()))

@@ -121,10 +121,10 @@ def write_results(sweep_dir: Path, sweep: str) -> pd.DataFrame:
 def write_manifest(sweep_dir: Path, spec: dict[str, Any], spec_hash: str, axes: list[str], trials_total: int,
                    finished: bool, extra: dict[str, Any] | None = None) -> None:
     """Write ``sweep_dir/manifest.json``: name, spec, spec hash, axes, trial count, whether finished,
-    versions, git commit and machine, and the ``extra`` fields (a boundary search's grid); ``created`` keeps its
-    first value."""
+    versions, git commit and machine, and the ``extra`` fields (a boundary search's grid); ``created`` and
+    ``started`` (``mark_started``) keep their values."""
     path = Path(sweep_dir) / "manifest.json"
-    created = json.loads(path.read_text()).get("created") if path.exists() else None
+    previous = json.loads(path.read_text()) if path.exists() else {}
     write_json(path, {
         "name": spec["name"],
         "spec": spec,
@@ -136,10 +136,18 @@ def write_manifest(sweep_dir: Path, spec: dict[str, Any], spec_hash: str, axes: 
         "git_commit": git_commit(),
         "versions": library_versions(),
         "machine": machine(),
-        "created": created or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "created": previous.get("created") or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "started": previous.get("started"),
         **(extra or {}),
     })
+
+
+def mark_started(sweep_dir: Path) -> None:
+    """Stamp the manifest's ``started`` (Unix time) as a run or resume begins: a live report measures the elapsed
+    time and the training rate of this run from it, and takes a trial left RUNNING before it for one not restarted
+    yet (analysis/progress.py)."""
+    write_json(Path(sweep_dir) / "manifest.json", {**read_manifest(sweep_dir), "started": time.time()})
 
 
 def read_manifest(sweep_dir: Path) -> dict[str, Any]:

@@ -109,6 +109,15 @@ def test_plan_sweep_needs_shared_storage_and_validates_the_spec(tmp_path):
     assert env_plan.runtime_env == {"pip": ["scipy"], "env_vars": {"A": "1"}}
 
 
+def test_plan_passes_report_every_to_the_jobs_run_only_when_given(tmp_path):
+    spec = write_spec(tmp_path)
+    given = submit.plan(parse("submit", str(spec), "--storage", "/s", "--report-every", "0"))
+    assert given.entrypoint[-2:] == ["--report-every", "0"]  # the job's run rebuilds its report where it runs
+    assert "--report-every" not in submit.plan(parse("submit", str(spec), "--storage", "/s")).entrypoint
+    with pytest.raises(UsageError, match="--report-every: must be >= 0"):
+        submit.plan(parse("submit", str(spec), "--storage", "/s", "--report-every", "-5"))
+
+
 def test_plan_detects_a_study(tmp_path):
     studies = sorted((ROOT / "studies").glob("*.yaml")) if (ROOT / "studies").is_dir() else []
     if not studies:
