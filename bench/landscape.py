@@ -2,7 +2,7 @@
 step budget.
 
     .venv/bin/python -m bench.landscape [--quick] [--n 6] [--steps 1500] [--eval-every 250] [--seeds 0]
-                                        [--out DIR] [--from DIR] [--real]
+                                        [--out DIR] [--from DIR] [--real] [--scaling]
 
 Runs the full density x overlap grid (n x n, ``sweeps``-style spec, tiny preset, 1 CPU per trial) through
 ``python -m sweep run`` and times it. The three adaptive variants are then **replayed** on the full grid's own
@@ -159,6 +159,36 @@ def report(cells: dict[Cell, list[list[dict[str, Any]]]], n: int, wall: float, a
     return lines
 
 
+def searched(n: int, truth: Any) -> tuple[int, int]:
+    """(cells trained, inferred cells whose phase is wrong) of the boundary search on an n x n grid whose true
+    final phase of cell c is ``truth(c)``."""
+    plan = BoundaryPlan([n, n])
+    known: dict[Cell, str | None] = {}
+    trained = 0
+    wrong = 0
+    for level in range(plan.depth):
+        train, guessed = plan.step(level, known)
+        known.update(guessed)
+        known.update({c: truth(c) for c in train})
+        trained += len(train)
+        wrong += sum(p != truth(c) for c, p in guessed.items())
+    return trained, wrong
+
+
+def scaling(sizes: list[int]) -> list[str]:
+    """How the boundary search's share of trials falls with the grid: the rule replayed on synthetic maps with a
+    straight boundary (C on the denser half) and a diagonal one, against the floor of any method that trains
+    the cells on both sides of every segment of a straight boundary (2 per row: 2 / n of the grid)."""
+    lines = [f"{'grid':>9}{'cells':>7}{'straight':>16}{'diagonal':>16}{'floor 2/n':>11}"]
+    for n in sizes:
+        straight, w1 = searched(n, lambda c, n=n: "C" if c[0] >= n // 2 else "B")
+        diagonal, w2 = searched(n, lambda c, n=n: "C" if c[0] + c[1] >= n else "B")
+        assert w1 == w2 == 0, "an inferred cell got the wrong phase"
+        lines.append(f"{n:>4} x {n:<3}{n * n:>7}{straight:>8} ({straight / n / n:>4.0%}){diagonal:>9} "
+                     f"({diagonal / n / n:>4.0%}){2 / n:>10.0%}")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="4 x 4 grid, 900 steps, eval every 100")
@@ -172,7 +202,12 @@ def main() -> None:
     parser.add_argument("--out", help="folder for specs and results (default: a temporary one)")
     parser.add_argument("--from", dest="source", help="a finished full-grid sweep folder to replay")
     parser.add_argument("--real", action="store_true", help="also run the three variants as real sweeps")
+    parser.add_argument("--scaling", action="store_true",
+                        help="the boundary search's trial share on synthetic 4 x 4 to 64 x 64 maps; trains nothing")
     args = parser.parse_args()
+    if args.scaling:
+        print("\n".join(scaling([4, 6, 8, 12, 16, 24, 32, 64])))
+        return
     if args.quick:
         args.n, args.steps, args.eval_every = 4, 900, 100
     folder = Path(args.out or tempfile.mkdtemp(prefix="bench_landscape_"))
