@@ -88,6 +88,22 @@ class BoundaryPlan:
                 train.append(cell)
         return train, inferred
 
+    def certain(self, level: int, known: dict[Cell, str | None]) -> list[Cell]:
+        """The cells that ``step(level + 1, ...)`` will train whatever the cells of ``level`` not yet in ``known``
+        turn out to be: those whose enclosing cells already show two different phases, or a failed one (None). A
+        searcher can start them while the last trials of ``level`` still run."""
+        if level + 1 >= self.depth:
+            return []
+        current = set(self.lattice(level))
+        out = []
+        for cell in self.lattice(level + 1):
+            if cell in current or cell in known:
+                continue
+            phases = {known[c] for c in self.corners(cell, level + 1) if c in known}
+            if None in phases or len(phases) > 1:
+                out.append(cell)
+        return out
+
     def replay(self, trained: dict[Cell, str | None]) -> tuple[list[Cell], dict[Cell, str], int]:
         """Run the rule on the phases of the cells trained so far: (cells still to train at the first level that
         needs one, every inferred cell up to that level, that level); level == depth when the search is done."""
@@ -134,11 +150,10 @@ def cell_phase(sweep_dir: Path, configs: list[Config]) -> str | None:
     return most_common_phase(p for p in phases if p)
 
 
-def plan_from_disk(spec: SweepSpec, sweep_dir: Path, settled: bool = True,
-                   failed: frozenset[str] = frozenset()) -> tuple[list[Config], dict[Cell, str], bool]:
-    """Replay the search on the trial folders: (the trials it needs next that have not finished, the inferred
-    cells so far, whether the search is complete). Trials in ``failed`` (ids) count as done, without a phase;
-    ``settled`` as for ``finished_trial_ids``."""
+def _replay_disk(spec: SweepSpec, sweep_dir: Path, settled: bool, failed: frozenset[str]) -> tuple[Any, ...]:
+    """Replay the search on the trial folders up to the first level with unfinished trials: (plan, axes, ids of
+    the trials done, phases of the cells known so far (trained or inferred), that level's cells to train, every
+    inferred cell so far, the level; level == plan.depth when the search is complete)."""
     from sweep.store import finished_trial_ids
 
     axes = sorted_axes(spec)
@@ -147,13 +162,33 @@ def plan_from_disk(spec: SweepSpec, sweep_dir: Path, settled: bool = True,
     trained: dict[Cell, str | None] = {}
     while True:
         missing, inferred, level = plan.replay(trained)
-        if level == plan.depth:
-            return [], inferred, True
-        pending = [c for cell in missing for c in cell_configs(spec, axes, cell) if c.hash() not in done]
-        if pending:
-            return pending, inferred, False
+        unfinished = [cell for cell in missing if any(c.hash() not in done for c in cell_configs(spec, axes, cell))]
+        if level == plan.depth or unfinished:
+            known: dict[Cell, str | None] = {**trained, **inferred}
+            known.update({cell: cell_phase(sweep_dir, cell_configs(spec, axes, cell))
+                          for cell in missing if cell not in unfinished})
+            return plan, axes, done, known, missing, inferred, level
         for cell in missing:
             trained[cell] = cell_phase(sweep_dir, cell_configs(spec, axes, cell))
+
+
+def plan_from_disk(spec: SweepSpec, sweep_dir: Path, settled: bool = True,
+                   failed: frozenset[str] = frozenset()) -> tuple[list[Config], dict[Cell, str], bool]:
+    """Replay the search on the trial folders: (the trials it needs next that have not finished, the inferred
+    cells so far, whether the search is complete). Trials in ``failed`` (ids) count as done, without a phase;
+    ``settled`` as for ``finished_trial_ids``."""
+    plan, axes, done, _, missing, inferred, level = _replay_disk(spec, sweep_dir, settled, failed)
+    pending = [c for cell in missing for c in cell_configs(spec, axes, cell) if c.hash() not in done]
+    return pending, inferred, level == plan.depth
+
+
+def certain_next(spec: SweepSpec, sweep_dir: Path, settled: bool = True,
+                 failed: frozenset[str] = frozenset()) -> list[Config]:
+    """The trials of the next level that the search will need whatever its unfinished trials end in
+    (``BoundaryPlan.certain``), not finished yet: started early, they fill the CPUs a level's last trials leave
+    idle, and the cells trained are the same as waiting for the level would give."""
+    plan, axes, done, known, _, _, level = _replay_disk(spec, sweep_dir, settled, failed)
+    return [c for cell in plan.certain(level, known) for c in cell_configs(spec, axes, cell) if c.hash() not in done]
 
 
 def grid_record(spec: SweepSpec, inferred: dict[Cell, str]) -> dict[str, Any]:

@@ -1,10 +1,11 @@
 """The Ray Tune ``Searcher`` of ``search: boundary`` (the rule: sweep/boundary.py).
 
-It suggests the trials of one level at a time (packed into groups with ``pack``), which Tune runs concurrently;
-returns None while a level's trials still run; once none runs, it replays the rule on the trial folders
-(``plan_from_disk``: finished trials reused by their config hash, final phases read from their metrics) to queue
-the next level, and FINISHED when the full axis lists are reached. Its state (queue, running, failed) is saved
-with Tune's experiment state, so ``phasescape resume`` continues the level it was in.
+It suggests the trials of one level at a time (packed into groups with ``pack``), which Tune runs concurrently.
+Whenever a trial ends it replays the rule on the trial folders (``plan_from_disk``: finished trials reused by their
+config hash, final phases read from their metrics): the level's trials not yet started, else the next level's
+trials that are needed whatever the running ones end in (``certain_next``), so a level's last trials do not leave
+CPUs idle; None while nothing more can be decided, FINISHED when the full axis lists are reached. Its state (queue,
+running, failed) is saved with Tune's experiment state, so ``phasescape resume`` continues where it was.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from ray.tune.search import Searcher
 
 from model.config import Config
 from model.definitions import FINISHED
-from sweep.boundary import plan_from_disk
+from sweep.boundary import certain_next, plan_from_disk
 from sweep.spec import SweepSpec, spec_from_dict
 from sweep.store import read_status, trial_folder
 
@@ -34,19 +35,25 @@ class BoundarySearcher(Searcher):
         self.running: dict[str, list[str]] = {}  # Tune trial id -> the trial ids it trains
         self.failed: set[str] = set()  # trial ids that Tune gave up on in this run: done, without a phase
         self.finished = False
+        self.stale = True  # a trial ended since the last replay: the folders may say more
 
     def _spec(self) -> SweepSpec:
         return spec_from_dict(self.spec_dict)
 
     def _fill(self) -> None:
-        """Queue the next trials the search needs (those not finished on disk), level by level."""
+        """Queue the trials the search needs next that neither finished on disk nor run now: the current level's,
+        else the next level's that are certain (module docstring)."""
         from sweep.packed_trial import pack_groups
 
-        spec = self._spec()
-        pending, _, complete = plan_from_disk(spec, Path(self.sweep_dir), self.settled, frozenset(self.failed))
+        spec, folder, failed = self._spec(), Path(self.sweep_dir), frozenset(self.failed)
+        running = {t for ids in self.running.values() for t in ids}
+        pending, _, complete = plan_from_disk(spec, folder, self.settled, failed)
         if complete:
             self.finished = True
             return
+        pending = [c for c in pending if c.hash() not in running]
+        if not pending:
+            pending = [c for c in certain_next(spec, folder, self.settled, failed) if c.hash() not in running]
         stop = self.spec_dict.get("stop")
         if spec.pack > 1:
             self.queue = [{"sweep_dir": self.sweep_dir, "configs": [c.to_dict() for c in group], "stop": stop}
@@ -55,8 +62,9 @@ class BoundarySearcher(Searcher):
             self.queue = [{"sweep_dir": self.sweep_dir, "config": c.to_dict(), "stop": stop} for c in pending]
 
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
-        """The next trial of the current level; None while the level's trials still run; FINISHED at the end."""
-        if not self.queue and not self.running and not self.finished:
+        """The next trial the search needs; None while nothing more can be decided; FINISHED at the end."""
+        if not self.queue and not self.finished and (self.stale or not self.running):
+            self.stale = False  # replay the folders once per ended trial, not at every call of Tune's loop
             self._fill()
         if self.finished:
             return self.FINISHED
@@ -70,6 +78,7 @@ class BoundarySearcher(Searcher):
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         """A trial ended (finished, stopped or failed for good): the level waits for one fewer; its trials that did
         not finish (ERROR) count as done without a phase, so the search goes on around them."""
+        self.stale = True
         for tid in self.running.pop(trial_id, []):
             if read_status(trial_folder(Path(self.sweep_dir), tid))["status"] not in FINISHED:
                 self.failed.add(tid)

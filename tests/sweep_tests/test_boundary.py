@@ -10,6 +10,7 @@ smears and every micro trial has frac_single 0.
 """
 
 import hashlib
+import itertools
 import json
 
 import pandas as pd
@@ -54,6 +55,20 @@ def test_refinement_adds_exactly_the_cells_between_differing_neighbours():
     assert levels[0] == [(0, 0), (0, 2), (2, 0), (2, 2), (4, 0), (4, 2)]
     assert levels[1] == [(1, 0), (1, 1), (1, 2)]  # between C at x=0 and B at x=2, in every row of the box
     assert inferred == {(0, 1): "C", (2, 1): "B", (3, 0): "B", (3, 1): "B", (3, 2): "B", (4, 1): "B"}
+
+
+def test_next_level_cells_start_early_only_when_certain():
+    # 5 x 3 as above, level 0 half done: (0, 0) is C, (2, 0) is B, the other coarse cells still run.
+    plan = BoundaryPlan([5, 3])
+    known = {(0, 0): "C", (2, 0): "B"}
+    assert sorted(plan.certain(0, known)) == [(1, 0), (1, 1)]  # their enclosing cells already differ
+    assert plan.certain(0, {**known, (4, 0): "B"}) == plan.certain(0, known)  # one phase alone decides nothing
+    assert (3, 0) in plan.certain(0, {**known, (4, 0): None})  # a failed corner means training, as in step
+    # whatever the rest turns out to be, the cells started early are among those level 1 trains
+    for rest in itertools.product("BC", repeat=4):
+        full = {**known, **dict(zip([(0, 2), (2, 2), (4, 0), (4, 2)], rest, strict=True))}
+        train, _ = plan.step(1, full)
+        assert set(plan.certain(0, known)) <= set(train)
 
 
 @pytest.mark.parametrize("n", [4, 6, 8, 12, 16])
