@@ -110,15 +110,25 @@ def test_watch_of_a_finished_sweep_builds_once_and_exits_0(partial):
     assert REFRESH not in (sweep_dir / "report" / "report.html").read_text()
 
 
+def watch(sweep_dir):
+    """``report --watch`` on ``sweep_dir``, rebuilding every second, as a child process."""
+    return subprocess.Popen([sys.executable, "-m", "sweep", "report", str(sweep_dir), "--watch", "--every", "1"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_until(condition, seconds: float = 240) -> None:
+    """Poll ``condition()`` every half second until it holds or ``seconds`` have passed."""
+    deadline = time.time() + seconds
+    while not condition() and time.time() < deadline:
+        time.sleep(0.5)
+
+
 def test_watch_rebuilds_until_the_sweep_finishes_then_writes_the_final_report(partial):
     sweep_dir, spec = partial
     page = sweep_dir / "report" / "report.html"
-    watcher = subprocess.Popen([sys.executable, "-m", "sweep", "report", str(sweep_dir), "--watch", "--every", "1"],
-                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    watcher = watch(sweep_dir)
     try:
-        deadline = time.time() + 240
-        while not (page.exists() and REFRESH in page.read_text()) and time.time() < deadline:
-            time.sleep(0.5)
+        wait_until(lambda: page.exists() and REFRESH in page.read_text())
         assert REFRESH in page.read_text() and watcher.poll() is None  # live, and still watching
         finish(sweep_dir, spec)
         out, err = watcher.communicate(timeout=240)
@@ -133,12 +143,9 @@ def test_watch_rebuilds_until_the_sweep_finishes_then_writes_the_final_report(pa
 def test_ctrl_c_stops_watching_cleanly(partial):
     sweep_dir, _ = partial
     page = sweep_dir / "report" / "report.html"
-    watcher = subprocess.Popen([sys.executable, "-m", "sweep", "report", str(sweep_dir), "--watch", "--every", "1"],
-                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    watcher = watch(sweep_dir)
     try:
-        deadline = time.time() + 240
-        while not page.exists() and time.time() < deadline:
-            time.sleep(0.5)
+        wait_until(page.exists)
         watcher.send_signal(signal.SIGINT)
         _, err = watcher.communicate(timeout=120)
     finally:

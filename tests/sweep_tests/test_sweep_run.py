@@ -32,6 +32,19 @@ def statuses(sweep_dir: Path) -> dict[str, dict]:
     return {f.name: json.loads((f / "status.json").read_text()) for f in root.iterdir() if (f / "status.json").exists()}
 
 
+def kill_worker_then_finish(driver: subprocess.Popen, worker_pid) -> str:
+    """SIGKILL the Ray worker whose pid ``worker_pid()`` returns (once it returns one), then wait for the sweep
+    ``driver`` to end, killing it if the test fails first; asserts it exited 0 and returns its output."""
+    try:
+        os.kill(wait_for(worker_pid, 240, "a checkpointed trial"), signal.SIGKILL)
+        out, _ = driver.communicate(timeout=400)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+    assert driver.returncode == 0, out[-3000:]
+    return out
+
+
 def wait_for(predicate, timeout: float, what: str):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -144,22 +157,16 @@ def test_killed_worker_is_retried_from_checkpoint_and_failures_are_recorded(tmp_
     # sigma 1e-30 diverges; it is also unmeasurable, which run refuses unless told to accept it.
     driver = subprocess.Popen([sys.executable, "-m", "sweep", "run", str(spec_path), "--accept-unmeasurable"], cwd=ROOT,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        victim = ids[1.0]
+    victim = ids[1.0]
 
-        def checkpointed_worker():
-            status = statuses(sweep_dir).get(victim, {})
-            lines = (sweep_dir / "trials" / victim / "metrics.jsonl")
-            if status.get("status") == "RUNNING" and lines.exists() and lines.read_text().count("\n") >= 2:
-                return status["pid"]
-            return None
+    def checkpointed_worker():
+        status = statuses(sweep_dir).get(victim, {})
+        lines = (sweep_dir / "trials" / victim / "metrics.jsonl")
+        if status.get("status") == "RUNNING" and lines.exists() and lines.read_text().count("\n") >= 2:
+            return status["pid"]
+        return None
 
-        os.kill(wait_for(checkpointed_worker, 240, "a checkpointed trial"), signal.SIGKILL)
-        out, _ = driver.communicate(timeout=400)
-    finally:
-        if driver.poll() is None:
-            driver.kill()
-    assert driver.returncode == 0, out[-3000:]
+    out = kill_worker_then_finish(driver, checkpointed_worker)
 
     final = statuses(sweep_dir)
     assert final[victim]["status"] == "COMPLETED"

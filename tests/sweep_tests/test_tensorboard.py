@@ -2,8 +2,6 @@
 checkpoint and from scratch."""
 
 import math
-import os
-import signal
 import subprocess
 import sys
 
@@ -13,7 +11,7 @@ import pytest
 from conftest import ROOT, phasescape
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import metadata
-from test_sweep_run import statuses, wait_for, write_spec
+from test_sweep_run import kill_worker_then_finish, statuses, write_spec
 
 from model.config import from_preset
 from model.definitions import PHASES
@@ -91,20 +89,15 @@ def test_a_trial_retried_from_its_checkpoint_shows_each_step_once(tmp_path):
     sweep_dir = tmp_path / "results" / "tb_retried"
     driver = subprocess.Popen([sys.executable, "-m", "sweep", "run", str(spec)], cwd=ROOT, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True)
-    try:
-        def checkpointed_worker():  # past its second evaluation: the retry starts from a checkpoint
-            for trial_id, status in statuses(sweep_dir).items():
-                lines = sweep_dir / "trials" / trial_id / "metrics.jsonl"
-                if status["status"] == "RUNNING" and lines.exists() and lines.read_text().count("\n") >= 2:
-                    return status["pid"]
-            return None
 
-        os.kill(wait_for(checkpointed_worker, 240, "a checkpointed trial"), signal.SIGKILL)
-        out, _ = driver.communicate(timeout=400)
-    finally:
-        if driver.poll() is None:
-            driver.kill()
-    assert driver.returncode == 0, out[-3000:]
+    def checkpointed_worker():  # past its second evaluation: the retry starts from a checkpoint
+        for trial_id, status in statuses(sweep_dir).items():
+            lines = sweep_dir / "trials" / trial_id / "metrics.jsonl"
+            if status["status"] == "RUNNING" and lines.exists() and lines.read_text().count("\n") >= 2:
+                return status["pid"]
+        return None
+
+    kill_worker_then_finish(driver, checkpointed_worker)
 
     table = pd.read_parquet(sweep_dir / "results.parquet")
     (trial_id, status), = statuses(sweep_dir).items()
