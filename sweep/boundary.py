@@ -182,13 +182,16 @@ def plan_from_disk(spec: SweepSpec, sweep_dir: Path, settled: bool = True,
     return pending, inferred, level == plan.depth
 
 
-def certain_next(spec: SweepSpec, sweep_dir: Path, settled: bool = True,
-                 failed: frozenset[str] = frozenset()) -> list[Config]:
-    """The trials of the next level that the search will need whatever its unfinished trials end in
-    (``BoundaryPlan.certain``), not finished yet: started early, they fill the CPUs a level's last trials leave
-    idle, and the cells trained are the same as waiting for the level would give."""
-    plan, axes, done, known, _, _, level = _replay_disk(spec, sweep_dir, settled, failed)
-    return [c for cell in plan.certain(level, known) for c in cell_configs(spec, axes, cell) if c.hash() not in done]
+def next_trials(spec: SweepSpec, sweep_dir: Path, settled: bool = True,
+                failed: frozenset[str] = frozenset()) -> tuple[list[Config], list[Config], bool]:
+    """What the searcher may start, from one replay of the trial folders: (the current level's trials not
+    finished, the next level's trials it will need whatever the unfinished ones end in (``BoundaryPlan.certain``)
+    not finished, whether the search is complete). Started early, the second fill the CPUs a level's last trials
+    leave idle, and the cells trained are the ones waiting for the level would give."""
+    plan, axes, done, known, missing, _, level = _replay_disk(spec, sweep_dir, settled, failed)
+    pending = [c for cell in missing for c in cell_configs(spec, axes, cell) if c.hash() not in done]
+    certain = [c for cell in plan.certain(level, known) for c in cell_configs(spec, axes, cell) if c.hash() not in done]
+    return pending, certain, level == plan.depth
 
 
 def grid_record(spec: SweepSpec, inferred: dict[Cell, str]) -> dict[str, Any]:

@@ -1,9 +1,9 @@
 """The Ray Tune ``Searcher`` of ``search: boundary`` (the rule: sweep/boundary.py).
 
 It suggests the trials of one level at a time (packed into groups with ``pack``), which Tune runs concurrently.
-Whenever a trial ends it replays the rule on the trial folders (``plan_from_disk``: finished trials reused by their
-config hash, final phases read from their metrics): the level's trials not yet started, else the next level's
-trials that are needed whatever the running ones end in (``certain_next``), so a level's last trials do not leave
+Whenever a trial ends it replays the rule on the trial folders (``next_trials``: finished trials reused by their
+config hash, final phases read from their metrics) and queues the level's trials not yet started, else the next
+level's trials that are needed whatever the running ones end in, so a level's last trials do not leave
 CPUs idle; None while nothing more can be decided, FINISHED when the full axis lists are reached. Its state (queue,
 running, failed) is saved with Tune's experiment state, so ``phasescape resume`` continues where it was.
 """
@@ -18,7 +18,7 @@ from ray.tune.search import Searcher
 
 from model.config import Config
 from model.definitions import FINISHED
-from sweep.boundary import certain_next, plan_from_disk
+from sweep.boundary import next_trials
 from sweep.spec import SweepSpec, spec_from_dict
 from sweep.store import read_status, trial_folder
 
@@ -45,15 +45,13 @@ class BoundarySearcher(Searcher):
         else the next level's that are certain (module docstring)."""
         from sweep.packed_trial import pack_groups
 
-        spec, folder, failed = self._spec(), Path(self.sweep_dir), frozenset(self.failed)
+        spec = self._spec()
         running = {t for ids in self.running.values() for t in ids}
-        pending, _, complete = plan_from_disk(spec, folder, self.settled, failed)
+        pending, certain, complete = next_trials(spec, Path(self.sweep_dir), self.settled, frozenset(self.failed))
         if complete:
             self.finished = True
             return
-        pending = [c for c in pending if c.hash() not in running]
-        if not pending:
-            pending = [c for c in certain_next(spec, folder, self.settled, failed) if c.hash() not in running]
+        pending = [c for c in pending if c.hash() not in running] or [c for c in certain if c.hash() not in running]
         stop = self.spec_dict.get("stop")
         if spec.pack > 1:
             self.queue = [{"sweep_dir": self.sweep_dir, "configs": [c.to_dict() for c in group], "stop": stop}
