@@ -85,11 +85,12 @@ def test_every_trial_of_a_sweep_has_its_scalars_and_hparams(tmp_path, pack):
 
 @pytest.mark.slow  # starts Ray
 def test_a_trial_retried_from_its_checkpoint_shows_each_step_once(tmp_path):
-    spec = write_spec(tmp_path, name="tb_retried", axes={"data.sigma": [1.0]}, steps=60, max_failures=1)
+    spec = write_spec(tmp_path, name="tb_retried", axes={"data.sigma": [1.0]}, steps=150, max_failures=1)
     sweep_dir = tmp_path / "results" / "tb_retried"
     driver = subprocess.Popen([sys.executable, "-m", "sweep", "run", str(spec)], cwd=ROOT, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True)
 
+    # 150 steps: after its second evaluation (step 15) the trial runs long enough for the poll to see it
     def checkpointed_worker():  # past its second evaluation: the retry starts from a checkpoint
         for trial_id, status in statuses(sweep_dir).items():
             lines = sweep_dir / "trials" / trial_id / "metrics.jsonl"
