@@ -49,7 +49,7 @@ from analysis.style import (
     fmt_value,
     secondary_names,
 )
-from model.definitions import CEILING_MIN, PHASES
+from model.definitions import CEILING_MIN, PHASE_NUMBER, PHASES
 
 CORNER_BOX = {"facecolor": "white", "edgecolor": "none", "pad": 0.8, "alpha": 0.85}  # readable on any colour
 
@@ -197,7 +197,7 @@ def plot_phase_map(cells: pd.DataFrame, boundary: pd.DataFrame, x: str, y: str |
     grid each cell also shows σ and the other secondary quantities that vary (along one key the ticks do).
     A facet panel: ``facet`` (its label) heads the title, ``common`` (all facets' cells) sets the ticks."""
     fig, ax, xs, ys = _frame(cells, x, y, _titled(title or "final phase (most common over seeds)", facet), common)
-    codes = cells["phase"].where(cells["measurable"].astype(bool)).map({p: i for i, p in enumerate(PHASES)})
+    codes = cells["phase"].where(cells["measurable"].astype(bool)).map(PHASE_NUMBER)
     cmap = ListedColormap([PHASE_COLOURS[p] for p in PHASES])
     ax.imshow(_grid(cells, x, y, xs, ys, codes), cmap=cmap, vmin=-0.5, vmax=2.5, origin="lower", aspect="auto")
     differ, same = secondary_names(cells)

@@ -17,6 +17,7 @@ import pandas as pd
 
 from analysis.claims import Verdict, final_rows, finished_trials, lesion_width
 from analysis.page import figure, page
+from model.definitions import PHASE_NUMBER
 
 MARK = {"holds": "✓ holds", "fails": "✗ fails", "inconclusive": "? inconclusive"}  # glyphs every system font has
 
@@ -85,7 +86,7 @@ def evidence_figure(result: ClaimResult, path: Path) -> Path | None:
     if check == "phases":
         done, _ = finished_trials(table)
         for evals in done.values():
-            axes[0].step(evals["step"], evals["phase"].map({"A": 0, "B": 1, "C": 2}), where="post", alpha=0.8)
+            axes[0].step(evals["step"], evals["phase"].map(PHASE_NUMBER), where="post", alpha=0.8)
         axes[0].set_yticks([0, 1, 2], ["A", "B", "C"])
         axes[0].set_xlabel("training step")
         axes[0].set_title("phase of each trial")

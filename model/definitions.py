@@ -12,6 +12,7 @@ from typing import Any
 # --- phases of a checkpoint ----------------------------------------------------------------------------------
 
 PHASES = ("A", "B", "C")  # A: no single bump; B: one bump, wrong place; C: one bump at the right place
+PHASE_NUMBER = {p: i for i, p in enumerate(PHASES)}  # a phase as a number for plots and TensorBoard: A 0, B 1, C 2
 PHASE_SINGLE = 0.5  # default of eval.phase_single: phases B and C need frac_single >= this
 PHASE_ACC = 0.5  # default of eval.phase_acc: phase C needs acc >= this
 

@@ -12,7 +12,7 @@ that is reading one never loses it.
 
 Tags: the headline numbers under ``headline/`` (first in TensorBoard's alphabetical list), a layer's probe metric
 ``probe.<layer>.<metric>`` as ``probe.<layer>/<metric>``, the default layer's plain probe names under ``probe/``,
-``time_s`` under ``train/`` and the sample metrics under ``samples/``. ``phase`` is its index in ``PHASES``
+``time_s`` under ``train/`` and the sample metrics under ``samples/``. ``phase`` is ``PHASE_NUMBER``
 (A = 0, B = 1, C = 2). Values are float32, as TensorBoard stores scalars.
 """
 
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from model.config import Config
-from model.definitions import HEADLINE_PROBE, PHASES, PROBE_METRICS
+from model.definitions import HEADLINE_PROBE, PHASE_NUMBER, PROBE_METRICS
 
 HEADLINE = ("loss", "acc", "acc_x", "acc_y", "phase", *HEADLINE_PROBE)
 PREFIX = "events.out.tfevents."  # TensorBoard reads the files whose names contain "tfevents"
@@ -52,8 +52,8 @@ def scalars(metrics: dict[str, Any]) -> dict[str, float]:
     """The numbers of one evaluation by tag: every numeric metric and the phase's number; not the step."""
     values = {tag(k): float(v) for k, v in metrics.items()
               if k != "step" and isinstance(v, int | float) and not isinstance(v, bool)}
-    if metrics.get("phase") in PHASES:
-        values[tag("phase")] = float(PHASES.index(metrics["phase"]))
+    if metrics.get("phase") in PHASE_NUMBER:
+        values[tag("phase")] = float(PHASE_NUMBER[metrics["phase"]])
     return values
 
 
