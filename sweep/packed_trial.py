@@ -27,7 +27,7 @@ from typing import Any
 from model.config import Config, pack_key
 from model.definitions import COMPLETED, ERROR, RUNNING, STOP_REASON, STOPPED
 from sweep.spec import Stop
-from sweep.store import read_status, swept_keys, trial_folder, write_status
+from sweep.store import claimed, is_finished, read_status, swept_keys, trial_folder, write_status
 
 
 def stop_rule(params: dict[str, Any]) -> tuple[Callable[[list[dict[str, Any]]], bool] | None, str]:
@@ -69,7 +69,19 @@ def round_report(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def run_group(params: dict[str, Any]) -> None:
-    """Train a group of trials side by side, each writing its own trial folder; report rounds to Ray Tune."""
+    """Train a group of trials side by side, each writing its own trial folder; report rounds to Ray Tune. Members
+    whose folders say they finished are left out (a second Tune trial of the group: ``sweep.store.claimed``)."""
+    sweep_dir = Path(params["sweep_dir"])
+    until, why = stop_rule(params)
+    configs = group_configs(params)
+    gid = group_id(configs)
+    with claimed([trial_folder(sweep_dir, c.hash()) for c in configs]):  # members already finished stay out
+        configs = [c for c in configs if not is_finished(trial_folder(sweep_dir, c.hash()), settled=until is not None)]
+        if configs:
+            _train_group(configs, gid, sweep_dir, until, why)
+
+
+def _train_group(configs: list[Config], gid: str, sweep_dir: Path, until: Any, why: str) -> None:
     import ray
     from ray import tune
 
@@ -77,10 +89,6 @@ def run_group(params: dict[str, Any]) -> None:
     from model.train import Trainer, TrainingDiverged
     from sweep.artifacts import TrialWriter
 
-    sweep_dir = Path(params["sweep_dir"])
-    until, why = stop_rule(params)
-    configs = group_configs(params)
-    gid = group_id(configs)
     checkpoint = tune.get_checkpoint()
     with checkpoint.as_directory() if checkpoint is not None else contextlib.nullcontext() as restored:
         if restored is not None:  # a member missing from the checkpoint had diverged: it stays out

@@ -15,10 +15,13 @@ still has one row.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import math
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,14 +53,35 @@ def write_status(folder: Path, status: str, **extra: Any) -> None:
     write_json(folder / "status.json", {**read_status(folder), "status": status, **extra, "updated": time.time()})
 
 
+def is_finished(folder: Path, settled: bool = True) -> bool:
+    """Whether a trial folder's trial needs no more training: COMPLETED or STOPPED; with ``settled`` False, not
+    one the spec's ``stop`` ended (a spec without ``stop`` trains it to its last step)."""
+    status = read_status(folder)
+    return status["status"] in FINISHED and (settled or status.get("stop_reason") != STOP_REASON)
+
+
 def finished_trial_ids(sweep_dir: Path, settled: bool = True) -> set[str]:
-    """Ids of the trials under ``sweep_dir/trials`` whose status is COMPLETED or STOPPED; with ``settled`` False,
-    not those the spec's ``stop`` ended (a spec without ``stop`` trains them to their last step)."""
+    """Ids of the trials under ``sweep_dir/trials`` that are finished (``is_finished``)."""
     root = Path(sweep_dir) / TRIALS
     if not root.exists():
         return set()
-    return {f.name for f in root.iterdir() if read_status(f)["status"] in FINISHED
-            and (settled or read_status(f).get("stop_reason") != STOP_REASON)}
+    return {f.name for f in root.iterdir() if is_finished(f, settled)}
+
+
+@contextlib.contextmanager
+def claimed(folders: list[Path]) -> Iterator[None]:
+    """Hold trial folders while one process trains them: an exclusive ``flock`` on each folder's claim.lock,
+    taken in sorted order (two overlapping groups cannot deadlock) and released when the block ends or the
+    process dies. A second Tune trial of the same config waits here, then finds the trial finished
+    (``is_finished``) and trains nothing. Tune can hold such a duplicate after a resume: it writes its trial list
+    and then the searcher's state, so a kill between the two leaves the searcher one suggestion behind, and it
+    suggests again a trial that Tune also resumes."""
+    with contextlib.ExitStack() as stack:
+        for folder in sorted(folders):
+            folder.mkdir(parents=True, exist_ok=True)
+            lock = stack.enter_context(open(folder / "claim.lock", "a"))
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def _flat_config(config: dict[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from model.config import Config
 from model.definitions import COMPLETED, ERROR, RUNNING, STOP_REASON, STOPPED
 from sweep.packed_trial import run_group, stop_rule
 from sweep.spec import SweepSpec, spec_from_dict
-from sweep.store import read_status, swept_keys, trial_folder, write_status
+from sweep.store import claimed, is_finished, read_status, swept_keys, trial_folder, write_status
 
 
 def trial_configs(params: dict[str, Any]) -> list[Config]:
@@ -42,17 +42,24 @@ def trainable_for(spec: SweepSpec) -> Any:
 
 
 def run_trial(params: dict[str, Any]) -> None:
-    """Train one trial, reporting every evaluation to Ray Tune with a checkpoint."""
+    """Train one trial, reporting every evaluation to Ray Tune with a checkpoint; nothing when its folder says it
+    finished (a second Tune trial of the same config: ``sweep.store.claimed``)."""
+    until, why = stop_rule(params)
+    config = trial_config(params)
+    sweep_dir = Path(params["sweep_dir"])
+    folder = trial_folder(sweep_dir, config.hash())
+    with claimed([folder]):
+        if not is_finished(folder, settled=until is not None):
+            _train(config, sweep_dir, folder, until, why)
+
+
+def _train(config: Config, sweep_dir: Path, folder: Path, until: Any, why: str) -> None:
     import ray
     from ray import tune
 
     from model.train import Trainer, TrainingDiverged
     from sweep.artifacts import TrialWriter
 
-    until, why = stop_rule(params)
-    config = trial_config(params)
-    sweep_dir = Path(params["sweep_dir"])
-    folder = trial_folder(sweep_dir, config.hash())
     trainer = Trainer(config)
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:

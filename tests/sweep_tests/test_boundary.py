@@ -19,7 +19,7 @@ import yaml
 from conftest import phasescape
 from test_sweep_run import kill_when_then_resume, statuses, steps_per_trial, write_spec
 
-from model.config import from_preset
+from model.config import Config, from_preset
 from model.train import Trainer, settled
 from sweep.boundary import BoundaryPlan, axis_levels
 from sweep.cli import main
@@ -214,4 +214,68 @@ def test_sigkill_during_refinement_then_resume_loses_no_trial_and_trains_none_tw
     assert all(steps == [0, 15, 30, 45, 60] for steps in steps_per_trial(table).values())
     final = statuses(sweep_dir)
     assert all(final[t]["attempts"] == 1 for t in done_before)  # finished before the kill: never trained again
+    assert json.loads((sweep_dir / "manifest.json").read_text())["finished"]
+
+
+def saved_searcher(sweep_dir):
+    """(path, state) of the searcher's newest saved state; (None, None) before Tune saved one or while Tune copies
+    it from its staging folder (not atomic)."""
+    paths = list((sweep_dir / "tune").glob("searcher-state-*.pkl"))
+    if not paths:
+        return None, None
+    path = max(paths, key=lambda p: p.stat().st_mtime)
+    try:
+        return path, json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return None, None
+
+
+def resumable_refinement_trial(sweep_dir) -> tuple[str, str] | None:
+    """(Tune trial id, trial id) of a trial in the searcher's saved ``running`` (so in Tune's saved trial list, which
+    Tune writes just before) that is running past its first checkpoints, once the coarse level is done."""
+    s = statuses(sweep_dir)
+    _, state = saved_searcher(sweep_dir)
+    if state is None or sum(v["status"] == "COMPLETED" for v in s.values()) < 6:
+        return None
+    for tune_id, (trial_id, *_) in state["running"].items():
+        metrics = sweep_dir / "trials" / trial_id / "metrics.jsonl"
+        if s.get(trial_id, {}).get("status") == "RUNNING" and metrics.read_text().count("\n") >= 2:
+            return tune_id, trial_id
+    return None
+
+
+def roll_back_searcher(sweep_dir, tune_id: str, trial_id: str) -> None:
+    """Make the searcher's saved state one suggestion older than Tune's trial list, as a kill between Tune's two
+    writes (its trial list, then the searcher's state) leaves it: the Tune trial goes back from the searcher's
+    ``running`` to the head of its queue."""
+    path, state = saved_searcher(sweep_dir)
+    config = json.loads((sweep_dir / "trials" / trial_id / "trial.json").read_text())["config"]
+    del state["running"][tune_id]
+    state["queue"].insert(0, {"sweep_dir": str(sweep_dir), "config": config, "stop": None})
+    path.write_text(json.dumps(state))
+
+
+@pytest.mark.slow
+def test_searcher_state_older_than_tunes_trial_list_still_trains_each_trial_once(tmp_path):
+    spec = write_spec(tmp_path, name="stale_searcher", axes=AXES, set=WIDE, search="boundary", steps=150,
+                      max_concurrent=1)  # long enough that the trial seen running still runs at the kill
+    sweep_dir = tmp_path / "results" / "stale_searcher"
+    seen: list[tuple[str, str]] = []
+
+    def ready() -> bool:
+        seen[:] = [pair] if (pair := resumable_refinement_trial(sweep_dir)) else []
+        return bool(seen)
+
+    table = kill_when_then_resume(spec, sweep_dir, ready, 400, "a saved running trial of the refinement level",
+                                  before_resume=lambda: roll_back_searcher(sweep_dir, *seen[0]))
+    rolled = [seen[0][1]]
+    last = table.sort_values("step").groupby("trial_id").tail(1)
+    assert {(r["eval.phase_single"], r["eval.phase_acc"]) for _, r in last.iterrows()} == TRAINED
+    assert all(steps == list(range(0, 151, 15)) for steps in steps_per_trial(table).values())
+    # Tune resumed the trial from its checkpoint and the searcher suggested it again: two Tune trials of one config,
+    # and it trained once more after the kill, not twice
+    suggested = [Config.from_dict(json.loads(p.read_text())["config"]).hash()
+                 for p in (sweep_dir / "tune").glob("*/params.json")]
+    assert suggested.count(rolled[0]) == 2
+    assert statuses(sweep_dir)[rolled[0]]["attempts"] == 2
     assert json.loads((sweep_dir / "manifest.json").read_text())["finished"]

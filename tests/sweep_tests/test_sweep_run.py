@@ -55,9 +55,11 @@ def wait_for(predicate, timeout: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def kill_when_then_resume(spec: Path, sweep_dir: Path, ready, timeout: float, what: str) -> pd.DataFrame:
+def kill_when_then_resume(spec: Path, sweep_dir: Path, ready, timeout: float, what: str,
+                          before_resume=None) -> pd.DataFrame:
     """Run the sweep ``spec`` in a driver process, SIGKILL it once ``ready()`` holds (and a second more, for the running
-    trial to pass a checkpoint), check the manifest says unfinished, resume it and return its results table."""
+    trial to pass a checkpoint), check the manifest says unfinished, call ``before_resume()`` if given, resume it
+    and return its results table."""
     driver = subprocess.Popen([sys.executable, "-m", "sweep", "run", str(spec)], cwd=ROOT,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -69,6 +71,8 @@ def kill_when_then_resume(spec: Path, sweep_dir: Path, ready, timeout: float, wh
         if driver.poll() is None:
             driver.kill()
     assert not json.loads((sweep_dir / "manifest.json").read_text())["finished"]
+    if before_resume is not None:
+        before_resume()
     resumed = phasescape("resume", str(sweep_dir))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     return pd.read_parquet(sweep_dir / "results.parquet")
