@@ -26,7 +26,7 @@ from model.config import Config
 from model.definitions import FINISHED, most_common_phase
 from model.geometry import derived_quantities
 from sweep.spec import SweepSpec
-from sweep.store import read_status, trial_folder
+from sweep.store import evaluations, read_status, trial_folder
 
 Cell = tuple[int, ...]
 
@@ -139,9 +139,8 @@ def final_phase(folder: Path) -> str | None:
     """The phase of a finished trial's last evaluation (None when it failed or has none)."""
     if read_status(folder)["status"] not in FINISHED:
         return None
-    path = folder / "metrics.jsonl"
-    lines = [line for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
-    return json.loads(lines[-1]).get("phase") if lines else None
+    history = evaluations(folder)
+    return history[-1].get("phase") if history else None
 
 
 def cell_phase(sweep_dir: Path, configs: list[Config]) -> str | None:

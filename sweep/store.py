@@ -112,10 +112,14 @@ def _trial_rows(sweep: str, sweep_dir: Path, folder: Path) -> list[dict[str, Any
         "hostname": status.get("hostname", ""),
         "trial_dir": str(folder.relative_to(sweep_dir)),
     }
-    metrics_file = folder / "metrics.jsonl"
-    lines = metrics_file.read_text().splitlines() if metrics_file.exists() else []
-    evaluations = [json.loads(line) for line in lines if line.strip()]
-    return [{**base, **m} for m in evaluations] or [base]
+    return [{**base, **m} for m in evaluations(folder)] or [base]
+
+
+def evaluations(folder: Path) -> list[dict[str, Any]]:
+    """A trial folder's evaluations (metrics.jsonl), oldest first; [] before the first."""
+    path = folder / "metrics.jsonl"
+    lines = path.read_text().splitlines() if path.exists() else []
+    return [json.loads(line) for line in lines if line.strip()]
 
 
 def collect(sweep_dir: Path, sweep: str) -> pd.DataFrame:

@@ -5,6 +5,7 @@ trial continues from its last evaluation; ``sweep/packed_trial.py`` does the sam
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import tempfile
@@ -15,7 +16,7 @@ from model.config import Config
 from model.definitions import COMPLETED, ERROR, RUNNING, STOP_REASON, STOPPED
 from sweep.packed_trial import run_group, stop_rule
 from sweep.spec import SweepSpec, spec_from_dict
-from sweep.store import claimed, is_finished, read_status, swept_keys, trial_folder, write_status
+from sweep.store import claimed, evaluations, is_finished, read_status, swept_keys, trial_folder, write_status
 
 
 def trial_configs(params: dict[str, Any]) -> list[Config]:
@@ -42,15 +43,28 @@ def trainable_for(spec: SweepSpec) -> Any:
 
 
 def run_trial(params: dict[str, Any]) -> None:
-    """Train one trial, reporting every evaluation to Ray Tune with a checkpoint; nothing when its folder says it
-    finished (a second Tune trial of the same config: ``sweep.store.claimed``)."""
+    """Train one trial, reporting every evaluation to Ray Tune with a checkpoint. When its folder says it finished
+    (a second Tune trial of the same config: ``sweep.store.claimed``), report its last evaluation and train nothing."""
     until, why = stop_rule(params)
     config = trial_config(params)
     sweep_dir = Path(params["sweep_dir"])
     folder = trial_folder(sweep_dir, config.hash())
     with claimed([folder]):
-        if not is_finished(folder, settled=until is not None):
+        if is_finished(folder, settled=until is not None):
+            _report_recorded(config, folder)
+        else:
             _train(config, sweep_dir, folder, until, why)
+
+
+def _report_recorded(config: Config, folder: Path) -> None:
+    """A finished trial's last evaluation, reported again without training, for searchers that wait for a value
+    (Optuna can sample one point twice)."""
+    from ray import tune
+
+    history = evaluations(folder)
+    if history:
+        derived = json.loads((folder / "trial.json").read_text())["derived"]
+        tune.report({**history[-1], **derived, "trial_id": config.hash()})
 
 
 def _train(config: Config, sweep_dir: Path, folder: Path, until: Any, why: str) -> None:

@@ -193,3 +193,24 @@ def test_impossible_resources_fail_fast(tmp_path):
         assert result.returncode == 2 and field in result.stderr, result.stderr[-1000:]
         assert time.time() - started < 60
         assert not (tmp_path / "results" / "impossible" / "trials").exists()
+
+
+@pytest.mark.slow
+def test_optuna_search_trains_a_point_drawn_twice_once_and_reports_it_to_both(tmp_path):
+    # 4 draws from 2 points: some draws repeat a point, whose trial (same config and seed) trains once
+    spec = write_spec(tmp_path, name="optuna_repeats", axes={"data.sigma": [1.0, 1.5]}, max_concurrent=1,
+                      search={"type": "optuna", "num_samples": 4, "metric": "acc", "mode": "max"})
+    result = phasescape("run", str(spec))
+    assert result.returncode == 0, result.stderr[-3000:]
+    sweep_dir = tmp_path / "results" / "optuna_repeats"
+    folders = statuses(sweep_dir)
+    assert all(s["status"] == "COMPLETED" and s["attempts"] == 1 for s in folders.values())
+    by_sigma = {json.loads((sweep_dir / "trials" / t / "trial.json").read_text())["config"]["data"]["sigma"]: t
+                for t in folders}
+    finals = [[json.loads(line) for line in p.read_text().splitlines() if line.strip()][-1]
+              for p in (sweep_dir / "tune").glob("trial_*/result.json")]  # Tune's trial_id replaces ours here
+    draws = [by_sigma[r["config"]["point"]["data.sigma"]] for r in finals]
+    assert len(draws) == 4 and len(set(draws)) == len(folders) < 4
+    for r, trial in zip(finals, draws, strict=True):  # every draw, a repeated one too, reported the final evaluation
+        recorded = [json.loads(line) for line in (sweep_dir / "trials" / trial / "metrics.jsonl").open()]
+        assert r["step"] == 30 and r["acc"] == recorded[-1]["acc"]
