@@ -2,7 +2,8 @@
 
     SWEEP/manifest.json       spec, spec hash, package version, git commit, library versions, machine
     SWEEP/results.parquet     one row per trial x evaluation (results.csv beside it)
-    SWEEP/trials/<trial_id>/  trial.json, status.json, metrics.jsonl, evals/step_*.npz (sweep/artifacts.py)
+    SWEEP/trials/<trial_id>/  trial.json, status.json, metrics.jsonl, evals/step_*.npz (sweep/artifacts.py), and
+                              claim.lock, locked while a process trains the trial (``claimed``)
     SWEEP/tune/               Ray Tune's experiment state and checkpoints
 
 Columns: sweep, trial_id (hash of the full config and seed), config_hash (the same without the seed, shared
