@@ -34,6 +34,13 @@ def json_safe(value: Any) -> Any:
     return value
 
 
+def from_json_safe(value: Any) -> Any:
+    """What ``json_safe`` wrote, back: null is NaN, "inf" and "-inf" infinities; any other value unchanged."""
+    if value is None:
+        return math.nan
+    return float(value) if isinstance(value, str) and value in ("inf", "-inf") else value
+
+
 def write_json(path: Path, payload: dict[str, Any]) -> None:
     """Write ``payload`` to ``path`` as indented JSON, atomically (a temporary file, then a rename);
     values JSON cannot hold are written as ``str(value)``."""

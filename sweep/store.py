@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import math
 import os
 import time
 from collections.abc import Iterator
@@ -30,7 +29,7 @@ import pandas as pd
 
 from model.config import Config
 from model.definitions import FINISHED, PENDING, STOP_REASON
-from sweep.artifacts import write_json
+from sweep.artifacts import from_json_safe, write_json
 from sweep.provenance import git_commit, library_versions, machine
 
 TRIALS = "trials"
@@ -78,7 +77,7 @@ def claimed(folders: list[Path]) -> Iterator[None]:
     and then the searcher's state, so a kill between the two leaves the searcher one suggestion behind, and it
     suggests again a trial that Tune also resumes."""
     with contextlib.ExitStack() as stack:
-        for folder in sorted(folders):
+        for folder in sorted(set(folders)):  # one lock per folder: a second flock on it here would wait forever
             folder.mkdir(parents=True, exist_ok=True)
             lock = stack.enter_context(open(folder / "claim.lock", "a"))
             fcntl.flock(lock, fcntl.LOCK_EX)
@@ -91,8 +90,8 @@ def _flat_config(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _number(value: Any) -> float:
-    """A number trial.json holds as ``json_safe`` wrote it: null is NaN, "inf" and "-inf" infinities."""
-    return math.nan if value is None else float(value)
+    """A number trial.json holds as ``json_safe`` wrote it."""
+    return float(from_json_safe(value))
 
 
 def _trial_rows(sweep: str, sweep_dir: Path, folder: Path) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from model.config import Config
 from model.definitions import COMPLETED, ERROR, RUNNING, STOP_REASON, STOPPED
+from sweep.artifacts import from_json_safe
 from sweep.packed_trial import run_group, stop_rule
 from sweep.spec import SweepSpec, spec_from_dict
 from sweep.store import claimed, evaluations, is_finished, read_status, swept_keys, trial_folder, write_status
@@ -50,21 +51,22 @@ def run_trial(params: dict[str, Any]) -> None:
     sweep_dir = Path(params["sweep_dir"])
     folder = trial_folder(sweep_dir, config.hash())
     with claimed([folder]):
-        if is_finished(folder, settled=until is not None):
-            _report_recorded(config, folder)
-        else:
+        finished = is_finished(folder, settled=until is not None)
+        if not finished:
             _train(config, sweep_dir, folder, until, why)
+    if finished:  # after the claim is released: Tune may hold a report until it stops the trial
+        _report_recorded(config, folder)
 
 
 def _report_recorded(config: Config, folder: Path) -> None:
     """A finished trial's last evaluation, reported again without training, for searchers that wait for a value
-    (Optuna can sample one point twice)."""
+    (Optuna can sample one point twice); NaN and infinities as they were reported the first time."""
     from ray import tune
 
     history = evaluations(folder)
     if history:
         derived = json.loads((folder / "trial.json").read_text())["derived"]
-        tune.report({**history[-1], **derived, "trial_id": config.hash()})
+        tune.report({k: from_json_safe(v) for k, v in {**history[-1], **derived}.items()} | {"trial_id": config.hash()})
 
 
 def _train(config: Config, sweep_dir: Path, folder: Path, until: Any, why: str) -> None:

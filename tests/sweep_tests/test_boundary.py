@@ -231,47 +231,51 @@ def saved_searcher(sweep_dir):
 
 
 def resumable_refinement_trial(sweep_dir) -> tuple[str, str] | None:
-    """(Tune trial id, trial id) of a trial in the searcher's saved ``running`` (so in Tune's saved trial list, which
-    Tune writes just before) that is running past its first checkpoints, once the coarse level is done."""
+    """(Tune trial id, trial id) of a trial in the searcher's saved ``running`` that Tune's saved trial list (written
+    just before it) also holds and whose folder says RUNNING past its first checkpoints, once the coarse level is
+    done; None while there is none."""
     s = statuses(sweep_dir)
     _, state = saved_searcher(sweep_dir)
-    if state is None or sum(v["status"] == "COMPLETED" for v in s.values()) < 6:
+    lists = list((sweep_dir / "tune").glob("experiment_state-*.json"))
+    if state is None or not lists or sum(v["status"] == "COMPLETED" for v in s.values()) < 6:
         return None
+    tune_list = max(lists, key=lambda p: p.stat().st_mtime).read_text()
     for tune_id, (trial_id, *_) in state["running"].items():
         metrics = sweep_dir / "trials" / trial_id / "metrics.jsonl"
-        if s.get(trial_id, {}).get("status") == "RUNNING" and metrics.read_text().count("\n") >= 2:
+        if (s.get(trial_id, {}).get("status") == "RUNNING" and metrics.read_text().count("\n") >= 2
+                and tune_id in tune_list):
             return tune_id, trial_id
     return None
 
 
-def roll_back_searcher(sweep_dir, tune_id: str, trial_id: str) -> None:
+def roll_back_searcher(sweep_dir) -> str:
     """Make the searcher's saved state one suggestion older than Tune's trial list, as a kill between Tune's two
-    writes (its trial list, then the searcher's state) leaves it: the Tune trial goes back from the searcher's
-    ``running`` to the head of its queue."""
+    writes (its trial list, then the searcher's state) leaves it: a trial both saved as running (and still RUNNING
+    in its folder) goes back from the searcher's ``running`` to the head of its queue. Returns its trial id."""
+    found = resumable_refinement_trial(sweep_dir)
+    assert found is not None, "no trial running at the kill in both saved states: the trials ran too fast"
+    tune_id, trial_id = found
     path, state = saved_searcher(sweep_dir)
     config = json.loads((sweep_dir / "trials" / trial_id / "trial.json").read_text())["config"]
     del state["running"][tune_id]
     state["queue"].insert(0, {"sweep_dir": str(sweep_dir), "config": config, "stop": None})
     path.write_text(json.dumps(state))
+    return trial_id
 
 
 @pytest.mark.slow
 def test_searcher_state_older_than_tunes_trial_list_still_trains_each_trial_once(tmp_path):
-    spec = write_spec(tmp_path, name="stale_searcher", axes=AXES, set=WIDE, search="boundary", steps=150,
-                      max_concurrent=1)  # long enough that the trial seen running still runs at the kill
+    # 300 steps: the trial seen running is still running a second later, at the kill, on a fast machine too
+    spec = write_spec(tmp_path, name="stale_searcher", axes=AXES, set=WIDE, search="boundary", steps=300,
+                      max_concurrent=1)
     sweep_dir = tmp_path / "results" / "stale_searcher"
-    seen: list[tuple[str, str]] = []
-
-    def ready() -> bool:
-        seen[:] = [pair] if (pair := resumable_refinement_trial(sweep_dir)) else []
-        return bool(seen)
-
-    table = kill_when_then_resume(spec, sweep_dir, ready, 400, "a saved running trial of the refinement level",
-                                  before_resume=lambda: roll_back_searcher(sweep_dir, *seen[0]))
-    rolled = [seen[0][1]]
+    rolled: list[str] = []
+    table = kill_when_then_resume(spec, sweep_dir, lambda: resumable_refinement_trial(sweep_dir) is not None, 400,
+                                  "a running trial of the refinement level in both saved states",
+                                  before_resume=lambda: rolled.append(roll_back_searcher(sweep_dir)))
     last = table.sort_values("step").groupby("trial_id").tail(1)
     assert {(r["eval.phase_single"], r["eval.phase_acc"]) for _, r in last.iterrows()} == TRAINED
-    assert all(steps == list(range(0, 151, 15)) for steps in steps_per_trial(table).values())
+    assert all(steps == list(range(0, 301, 15)) for steps in steps_per_trial(table).values())
     # Tune resumed the trial from its checkpoint and the searcher suggested it again: two Tune trials of one config,
     # and it trained once more after the kill, not twice
     suggested = [Config.from_dict(json.loads(p.read_text())["config"]).hash()
