@@ -232,6 +232,20 @@ class LiveReport:
                 self.log(f"live report: rebuild failed: {why}")
 
 
+def exit_with_parent() -> None:
+    """End this process once its parent has died (it is then reparented): a driver killed with SIGKILL cannot stop
+    its live-report child, which would otherwise watch a sweep that never finishes. report.html is written
+    atomically, so leaving mid-rebuild loses nothing."""
+    parent = os.getppid()
+
+    def poll() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=poll, daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> int:
     """LiveReport's child process: ``python -m analysis.live SWEEP_DIR EVERY_S`` rebuilds the report every
     ``EVERY_S`` seconds until the sweep has finished (``watch``); ``EVERY_S`` 0 builds it once, without reload.
@@ -239,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     sweep_dir, every_s = (argv if argv is not None else sys.argv[1:])
     try:
         if int(every_s) > 0:
+            exit_with_parent()
             watch(Path(sweep_dir), int(every_s))
         else:
             build(Path(sweep_dir), 0)

@@ -166,3 +166,27 @@ def test_report_every_and_every_refuse_bad_values(partial, capsys):
     assert main(["report", str(sweep_dir), "--watch", "--every", "0"]) == 2
     assert main(["resume", str(sweep_dir), "--report-every", "-1"]) == 2
     assert "--report-every" in capsys.readouterr().err
+
+
+def alive(pid: int) -> bool:
+    """Whether a process runs (a zombie waiting for a reaper counts as ended)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_live_child_exits_once_its_parent_is_killed(tmp_path):
+    # A driver killed with SIGKILL cannot stop its live-report child; the child must not watch on forever.
+    parent = subprocess.Popen(["bash", "-c", f"{sys.executable} -m analysis.live {tmp_path} 5 & echo $!; wait"],
+                              cwd=ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    child = int(parent.stdout.readline())
+    time.sleep(3.0)  # the child is up, waiting for a manifest that never comes
+    assert alive(child)
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 30
+    while alive(child) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not alive(child), "the live child outlived its killed parent"
